@@ -1,0 +1,30 @@
+//! # ftheta
+//!
+//! Machine learning is finding a function f_θ from data: a model (a family of functions with
+//! parameters θ), a loss that scores a candidate, and an optimizer that searches for the θ with
+//! the lowest loss. ftheta gives each of these a small, readable Rust API on a fast CPU engine.
+//!
+//! `use ftheta::prelude::*;` brings in everything a program usually needs.
+//!
+//! ```
+//! use ftheta::prelude::*;
+//! let x = Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3, 1]);
+//! let t = Tensor::from_vec(vec![2.0, 4.1, 5.9], &[3, 1]);
+//! let w = Tensor::from_vec(vec![0.5], &[1, 1]).requires_grad();
+//! let b = Tensor::scalar(0.0).requires_grad();
+//! let y = x.matmul(&w) + &b;
+//! let loss = (&y - &t).pow(2.0).mean();
+//! loss.backward();
+//! let dw: Vec<f32> = w.grad().unwrap().to_vec();
+//! assert_eq!(w.shape(), &[1, 1]);
+//! # assert!(dw[0] < 0.0);
+//! ```
+
+pub use ftheta_core as core;
+
+/// Everything a typical program needs, in one import.
+pub mod prelude {
+    pub use ftheta_core::{
+        is_grad_enabled, manual_seed, no_grad, BackwardOptions, Float, NoGradGuard, Tensor, TensorError,
+    };
+}
