@@ -21,10 +21,16 @@
 //! ```
 
 pub use ftheta_core as core;
+pub use ftheta_nn as nn;
 
 /// Everything a typical program needs, in one import.
 pub mod prelude {
     pub use ftheta_core::{
         is_grad_enabled, manual_seed, no_grad, BackwardOptions, Float, NoGradGuard, Tensor, TensorError,
+    };
+    pub use ftheta_nn::loss::{bce_with_logits, cross_entropy, huber, mae, mse};
+    pub use ftheta_nn::{
+        clip_grad_norm, Activation, Adam, AdamConfig, Init, Linear, Loss, Model, ModelSpec, Module, Optimizer,
+        Schedule, Sequential, Sgd, SgdConfig,
     };
 }

@@ -1,0 +1,23 @@
+//! # ftheta-nn
+//!
+//! Models, losses and optimizers on top of `ftheta-core`: the lecture's three steps as code.
+//! A [`Module`] is a family of functions f_θ; a loss scores one member on data; an
+//! [`Optimizer`](optim::Optimizer) moves θ downhill.
+
+#![warn(missing_docs)]
+
+mod error;
+pub mod init;
+pub mod layers;
+pub mod loss;
+pub mod module;
+pub mod optim;
+pub mod spec;
+
+pub use error::NnError;
+pub use init::Init;
+pub use layers::{Activation, Linear};
+pub use loss::Loss;
+pub use module::{Module, Sequential};
+pub use optim::{clip_grad_norm, Adam, AdamConfig, Optimizer, Schedule, Sgd, SgdConfig};
+pub use spec::{Model, ModelSpec};

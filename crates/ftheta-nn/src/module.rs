@@ -1,0 +1,118 @@
+//! The `Module` trait: a function family with named parameters, and `Sequential` to chain them.
+
+use ftheta_core::Tensor;
+
+/// A model or a piece of one: a function `forward` with parameters θ.
+///
+/// Parameter names follow PyTorch's `state_dict` keys (`layers.0.weight`), so a checkpoint maps
+/// one-to-one onto the equivalent `torch.nn` model.
+pub trait Module {
+    /// Computes the output for a batch `x`.
+    fn forward(&self, x: &Tensor) -> Tensor;
+
+    /// Calls `f` with each parameter and its full name (`prefix` followed by the local name).
+    fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor));
+
+    /// Switches between training and evaluation behaviour (for layers such as dropout).
+    fn set_training(&mut self, _training: bool) {}
+
+    /// The parameters with their names, in a stable order.
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        self.visit_parameters("", &mut |n, t| out.push((n.to_string(), t.clone())));
+        out
+    }
+
+    /// The parameters, in the order of `named_parameters`.
+    fn parameters(&self) -> Vec<Tensor> {
+        let mut out = Vec::new();
+        self.visit_parameters("", &mut |_, t| out.push(t.clone()));
+        out
+    }
+
+    /// The number of scalar parameters.
+    fn num_parameters(&self) -> usize {
+        let mut n = 0;
+        self.visit_parameters("", &mut |_, t| n += t.numel());
+        n
+    }
+
+    /// Stops (or restarts) gradient updates of every parameter.
+    fn set_frozen(&self, frozen: bool) {
+        self.visit_parameters("", &mut |_, t| t.set_requires_grad(!frozen));
+    }
+
+    /// Sets every parameter's gradient to zero.
+    fn zero_grad(&self) {
+        self.visit_parameters("", &mut |_, t| t.zero_grad());
+    }
+}
+
+/// Joins a prefix and a local name with a dot, as PyTorch's state-dict keys.
+pub fn join_name(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// Modules applied one after another; child `i` names its parameters `i.weight`, `i.bias`, as
+/// `torch.nn.Sequential` does.
+#[derive(Default)]
+pub struct Sequential {
+    layers: Vec<Box<dyn Module>>,
+}
+
+impl Sequential {
+    /// An empty chain.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a module (builder style).
+    pub fn add(mut self, m: impl Module + 'static) -> Self {
+        self.layers.push(Box::new(m));
+        self
+    }
+
+    /// Appends a boxed module.
+    pub fn push(&mut self, m: Box<dyn Module>) {
+        self.layers.push(m);
+    }
+
+    /// The number of modules.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Whether the chain is empty (then `forward` is the identity).
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    /// The modules in order.
+    pub fn layers(&self) -> &[Box<dyn Module>] {
+        &self.layers
+    }
+}
+
+impl Module for Sequential {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let mut h = x.clone();
+        for l in &self.layers {
+            h = l.forward(&h);
+        }
+        h
+    }
+
+    fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
+        for (i, l) in self.layers.iter().enumerate() {
+            l.visit_parameters(&join_name(prefix, &i.to_string()), f);
+        }
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.layers.iter_mut().for_each(|l| l.set_training(training));
+    }
+}
