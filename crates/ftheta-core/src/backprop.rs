@@ -212,8 +212,9 @@ impl<T: Float> Op<T> {
                 let pdf = a.pow(2.0).mul_scalar(-0.5).exp().mul_scalar(1.0 / (2.0 * std::f64::consts::PI).sqrt());
                 acc(a, g.mul(&cdf.add(&a.mul(&pdf))))
             }
-            // z = clamp(a, lo, hi):  ∂z/∂a = 1 on lo ≤ a ≤ hi
-            Op::Clamp(a, lo, hi) => acc(a, g.mul(&a.ge_scalar(lo.as_f64()).mul(&a.le_scalar(hi.as_f64())))),
+            // z = clamp(a, lo, hi):  ∂z/∂a = 1 on lo < a < hi; 0 at the bounds (the minimum-norm
+            // subgradient, as PyTorch, relu and hardsigmoid)
+            Op::Clamp(a, lo, hi) => acc(a, g.mul(&a.gt_scalar(lo.as_f64()).mul(&a.lt_scalar(hi.as_f64())))),
             // z = Σ a over dims:  every summed element gets g
             Op::Sum(a, keep) => acc(a, g.reshape(keep.as_slice()).broadcast_to(a.shape())),
             // z = max a over dims:  g goes to the elements equal to the max, split among ties

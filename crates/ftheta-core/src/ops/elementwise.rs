@@ -209,7 +209,8 @@ impl<T: Float> Tensor<T> {
         self.unary(|x| half * x * (T::one() + (x * r).erf()), || Op::Gelu(self.clone()))
     }
 
-    /// Limits every element to `[min, max]`; the gradient passes where the input lies inside.
+    /// Limits every element to `[min, max]`; the gradient passes where the input lies strictly
+    /// inside (0 at the bounds, as in PyTorch).
     #[track_caller]
     pub fn clamp(&self, min: f64, max: f64) -> Self {
         if min > max {
