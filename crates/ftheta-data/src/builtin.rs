@@ -1,0 +1,101 @@
+//! Data sets known by name: `xor`, made here, and readers that know the layout of the iris,
+//! digits and deliveries files so that callers need no options.
+
+use std::path::Path;
+
+use crate::csv::{parse_csv, CsvOptions, Table};
+use crate::error::{DataError, Result};
+use crate::io::{display_name, read_bytes};
+
+/// The names [`by_name`] knows.
+pub const BUILTIN_NAMES: &[&str] = &["xor", "iris", "digits", "deliveries"];
+
+/// Where [`by_name`] looks for each file-backed data set, relative to its data folder (the layout
+/// of the project's shared data folder).
+pub const BUILTIN_PATHS: &[(&str, &str)] =
+    &[("iris", "sklearn/iris.csv"), ("digits", "sklearn/digits.csv.gz"), ("deliveries", "deliveries/deliveries.csv")];
+
+/// A data set by name: `xor` needs no files; the others are read from `data_dir` at the paths in
+/// [`BUILTIN_PATHS`].
+pub fn by_name(name: &str, data_dir: impl AsRef<Path>) -> Result<Table> {
+    let path = |n: &str| BUILTIN_PATHS.iter().find(|(k, _)| *k == n).map(|(_, p)| data_dir.as_ref().join(p));
+    match name {
+        "xor" => Ok(xor()),
+        "iris" => iris_from(path("iris").unwrap_or_default()),
+        "digits" => digits_from(path("digits").unwrap_or_default()),
+        "deliveries" => deliveries_from(path("deliveries").unwrap_or_default()),
+        _ => Err(DataError::UnknownDataset {
+            name: name.into(),
+            available: BUILTIN_NAMES.iter().map(|s| s.to_string()).collect(),
+        }),
+    }
+}
+
+/// The four points of XOR: features `x1, x2` in {0, 1}, target `y = x1 xor x2` (classes 0 and 1).
+pub fn xor() -> Table {
+    Table {
+        feature_names: vec!["x1".into(), "x2".into()],
+        features: vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0],
+        target_name: Some("y".into()),
+        targets: vec![0.0, 1.0, 1.0, 0.0],
+        class_names: Some(vec!["0".into(), "1".into()]),
+        n_rows: 4,
+    }
+}
+
+/// scikit-learn's `iris.csv`: a first line `150,4,setosa,versicolor,virginica` (rows, features,
+/// class names), then four measurements (cm) and the class index per row. The table's class names
+/// come from that first line, and its counts are checked against the data.
+pub fn iris_from(path: impl AsRef<Path>) -> Result<Table> {
+    let path = path.as_ref();
+    let file = display_name(path);
+    let bytes = read_bytes(path)?;
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let first = String::from_utf8_lossy(first.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(first));
+    let head: Vec<&str> = first.trim().split(',').map(str::trim).collect();
+    let bad = |message: String| DataError::Format { file: file.clone(), line: 1, message };
+    let (n_rows, n_features) = match head.as_slice() {
+        [n, d, ..] => match (n.parse::<usize>(), d.parse::<usize>()) {
+            (Ok(n), Ok(d)) => (n, d),
+            _ => return Err(bad(format!("expected 'rows,features,class names…', found '{first}'"))),
+        },
+        _ => return Err(bad(format!("expected 'rows,features,class names…', found '{first}'"))),
+    };
+    let names = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
+    if n_features != names.len() || head.len() != 2 + 3 {
+        // The header's width must equal the rows' (features + class) for the CSV reader; iris
+        // has three classes, so a well-formed header is exactly `n,4,a,b,c`.
+        return Err(bad(format!("expected 4 features and 3 class names, found '{first}'")));
+    }
+    let options = CsvOptions::default()
+        .no_header(names.iter().copied().chain(["species"]))
+        .target("species")
+        .classification(true);
+    // The first line stays in the file, so read it as a header that the given names replace.
+    let options = CsvOptions { has_header: true, ..options };
+    let mut table = parse_csv(&file, &bytes, &options)?;
+    if table.n_rows != n_rows {
+        return Err(bad(format!("the first line promises {n_rows} rows, the file has {}", table.n_rows)));
+    }
+    let classes: Vec<String> = head[2..].iter().map(|s| s.to_string()).collect();
+    if table.n_classes().unwrap_or(0) > classes.len() {
+        return Err(bad(format!("the first line names {} classes, the data has more", classes.len())));
+    }
+    table.class_names = Some(classes);
+    Ok(table)
+}
+
+/// scikit-learn's `digits.csv.gz`: no header, 64 pixel values 0..16 of an 8x8 image then the digit.
+/// Features are called `pixel_0` … `pixel_63` (row-major), the target `digit`.
+pub fn digits_from(path: impl AsRef<Path>) -> Result<Table> {
+    let names = (0..64).map(|i| format!("pixel_{i}")).chain(["digit".to_string()]);
+    let options = CsvOptions::default().no_header(names).target("digit").classification(true);
+    crate::csv::read_csv(path, &options)
+}
+
+/// The food-delivery table: target `time_to_delivery` (minutes), `day` one-hot encoded, every other
+/// column numeric.
+pub fn deliveries_from(path: impl AsRef<Path>) -> Result<Table> {
+    let options = CsvOptions::default().target("time_to_delivery").categorical(["day"]);
+    crate::csv::read_csv(path, &options)
+}

@@ -1,0 +1,251 @@
+//! The one error type of this crate. Messages are written for the person who owns the data file:
+//! each names the file and, where there is one, the line and column, so the cell can be found in an
+//! editor without a debugger.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while reading, checking or batching data.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataError {
+    /// The file could not be opened, read or decompressed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file that failed.
+        path: PathBuf,
+        /// What the operating system (or the gzip decoder) said.
+        source: std::io::Error,
+    },
+    /// A file that the MNIST layout needs is not in the folder.
+    #[error("{}: neither {name} nor {name}.gz is there", dir.display())]
+    MissingFile {
+        /// The folder searched.
+        dir: PathBuf,
+        /// The file name looked for (without `.gz`).
+        name: String,
+    },
+    /// The file holds no bytes (or nothing but a byte-order mark).
+    #[error("{file} is empty")]
+    Empty {
+        /// The file.
+        file: String,
+    },
+    /// A CSV file with a header row and no data under it.
+    #[error("{file} has a header but no data rows")]
+    HeaderOnly {
+        /// The file.
+        file: String,
+    },
+    /// A row whose number of fields differs from the header's.
+    #[error("{file} line {line} has {found} fields, the header has {expected}")]
+    Ragged {
+        /// The file.
+        file: String,
+        /// 1-based line where the row starts.
+        line: u64,
+        /// Fields in this row.
+        found: usize,
+        /// Fields in the header.
+        expected: usize,
+    },
+    /// A cell of a numeric column that does not parse as a number.
+    #[error("{file} line {line}, column {column}: '{value}' is not a number")]
+    NotANumber {
+        /// The file.
+        file: String,
+        /// 1-based line of the cell.
+        line: u64,
+        /// The column's name.
+        column: String,
+        /// The cell as written.
+        value: String,
+    },
+    /// A column where no cell is a number and that was not declared categorical.
+    #[error(
+        "{file} line {line}, column {column}: '{value}' is not a number, and no value in column {column} is; \
+         if it is categorical, say so with --categorical {column}"
+    )]
+    NonNumericColumn {
+        /// The file.
+        file: String,
+        /// 1-based line of the first cell.
+        line: u64,
+        /// The column's name.
+        column: String,
+        /// The first cell as written.
+        value: String,
+    },
+    /// An empty cell: missing values are not imputed silently.
+    #[error("{file} line {line}, column {column}: the cell is empty (missing values are not supported)")]
+    MissingValue {
+        /// The file.
+        file: String,
+        /// 1-based line of the cell.
+        line: u64,
+        /// The column's name.
+        column: String,
+    },
+    /// A cell that parses to NaN or to an infinity.
+    #[error("{file} line {line}, column {column}: '{value}' is not finite (NaN and infinite values are not allowed)")]
+    NonFinite {
+        /// The file.
+        file: String,
+        /// 1-based line of the cell.
+        line: u64,
+        /// The column's name.
+        column: String,
+        /// The cell as written.
+        value: String,
+    },
+    /// A classification label that is a number but not a class index.
+    #[error("{file} line {line}, column {column}: '{value}' is not a class index (a whole number >= 0)")]
+    NotAClassIndex {
+        /// The file.
+        file: String,
+        /// 1-based line of the cell.
+        line: u64,
+        /// The column's name.
+        column: String,
+        /// The cell as written.
+        value: String,
+    },
+    /// A column name given in the options that the file does not have.
+    #[error("{file} has no column '{column}' (given as {role}); its columns are: {}", available.join(", "))]
+    UnknownColumn {
+        /// The file.
+        file: String,
+        /// The name asked for.
+        column: String,
+        /// Which option named it: `target`, `feature`, `drop` or `categorical`.
+        role: &'static str,
+        /// The columns the file has, in order.
+        available: Vec<String>,
+    },
+    /// Two header cells with the same name, which would make every lookup by name ambiguous.
+    #[error("{file} line {line}: column name '{column}' appears twice (columns {first} and {second})")]
+    DuplicateColumn {
+        /// The file.
+        file: String,
+        /// The header's line.
+        line: u64,
+        /// The repeated name.
+        column: String,
+        /// 1-based position of the first occurrence.
+        first: usize,
+        /// 1-based position of the second occurrence.
+        second: usize,
+    },
+    /// The options contradict each other (the target listed as a feature, …).
+    #[error("{file}: {message}")]
+    Options {
+        /// The file the options were for.
+        file: String,
+        /// What is contradictory.
+        message: String,
+    },
+    /// A classification target whose every row has the same class: nothing to learn.
+    #[error("{file}: classification target {column} has a single class ({class}); it needs at least two")]
+    SingleClass {
+        /// The file.
+        file: String,
+        /// The target column.
+        column: String,
+        /// The one class present.
+        class: String,
+    },
+    /// A file-format rule specific to one data set was broken (the iris header, …).
+    #[error("{file} line {line}: {message}")]
+    Format {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// The CSV parser itself failed (invalid UTF-8, …).
+    #[error("{file} line {line}: {message}")]
+    Csv {
+        /// The file.
+        file: String,
+        /// 1-based line, 0 when the parser did not say.
+        line: u64,
+        /// The parser's message.
+        message: String,
+    },
+    /// An IDX file's first four bytes are not the magic number of the kind expected.
+    #[error("{file}: magic number 0x{found:08x} is not that of an IDX {kind} file (0x{expected:08x})")]
+    BadMagic {
+        /// The file.
+        file: String,
+        /// The four bytes read, big-endian.
+        found: u32,
+        /// The magic number expected.
+        expected: u32,
+        /// `images` or `labels`.
+        kind: &'static str,
+    },
+    /// An IDX file shorter than its header says.
+    #[error("{file} is truncated: its header promises {expected} bytes, it has {found}")]
+    Truncated {
+        /// The file.
+        file: String,
+        /// Bytes the header implies (header included).
+        expected: u64,
+        /// Bytes present (after decompression).
+        found: u64,
+    },
+    /// An IDX file longer than its header says, which usually means a wrong or corrupt file.
+    #[error("{file} has {extra} bytes after the {expected} its header describes")]
+    TrailingBytes {
+        /// The file.
+        file: String,
+        /// Bytes the header implies.
+        expected: u64,
+        /// Bytes beyond that.
+        extra: u64,
+    },
+    /// Image and label files that do not pair up.
+    #[error("{images} holds {n_images} images but {labels} holds {n_labels} labels")]
+    CountMismatch {
+        /// The images file.
+        images: String,
+        /// Images in it.
+        n_images: usize,
+        /// The labels file.
+        labels: String,
+        /// Labels in it.
+        n_labels: usize,
+    },
+    /// A split fraction outside [0, 1].
+    #[error("the {name} fraction is {value}; it must be in [0, 1]")]
+    BadFraction {
+        /// `train`, `validation` or `test`.
+        name: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// Split fractions that add up to more than the whole.
+    #[error("the split fractions add up to {sum}, more than 1")]
+    FractionSum {
+        /// Their sum.
+        sum: f64,
+    },
+    /// Arrays whose sizes do not fit together (features vs. targets, a standardizer vs. data, …).
+    #[error("{0}")]
+    Shape(String),
+    /// A batch size of zero.
+    #[error("the batch size must be at least 1")]
+    ZeroBatchSize,
+    /// A built-in data set name that does not exist.
+    #[error("no built-in data set is called '{name}'; there are: {}", available.join(", "))]
+    UnknownDataset {
+        /// The name asked for.
+        name: String,
+        /// The names there are.
+        available: Vec<String>,
+    },
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = DataError> = std::result::Result<T, E>;

@@ -1,0 +1,37 @@
+//! # ftheta-data
+//!
+//! Getting data into ftheta: CSV tables ([`read_csv`]) and IDX image files ([`read_mnist_dir`])
+//! read into memory with errors that point at the offending file, line and column; an
+//! [`InMemoryDataset`] walked by a seeded, shuffling [`DataLoader`]; seeded train/validation/test
+//! splits and a [`Standardizer`] fitted on the training rows; a few [`builtin`] data sets.
+//!
+//! ```
+//! use ftheta_data::{builtin, DataLoader};
+//! let table = builtin::xor();
+//! let mut loader = DataLoader::new(table.to_dataset()?, 2)?.shuffled(42);
+//! for (x, y) in &mut loader {
+//!     assert_eq!(x.shape(), &[2, 2]);
+//!     assert_eq!(y.shape(), &[2]); // class indices
+//! }
+//! # Ok::<(), ftheta_data::DataError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod builtin;
+pub mod csv;
+pub mod dataset;
+pub mod error;
+pub mod idx;
+mod io;
+pub mod split;
+
+pub use crate::csv::{parse_csv, read_csv, CsvOptions, Table};
+pub use dataset::{Batches, DataLoader, Dataset, InMemoryDataset, Targets};
+pub use error::{DataError, Result};
+pub use idx::{
+    parse_idx_images, parse_idx_labels, read_idx_images, read_idx_labels, read_mnist_dir, read_mnist_part, IdxImages,
+    Mnist, MnistPart,
+};
+pub use io::read_bytes;
+pub use split::{split_indices, Split, Standardizer};
