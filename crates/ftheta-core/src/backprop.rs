@@ -7,10 +7,10 @@
 //! input, and gradients arriving at the same tensor add up. Leaves accumulate into `.grad`.
 //! Visited ops are dropped (freeing their saved inputs) unless the graph is retained.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::layout::Dims;
+use crate::ops::elementwise::{sigmoid, zip_broadcast};
 use crate::{Float, Tensor, TensorError};
 
 /// How a tensor was computed: the op and the inputs its chain rule needs.
@@ -95,6 +95,24 @@ impl<T: Float> Op<T> {
         }
     }
 
+    /// Calls `f` with each input, without collecting them.
+    pub(crate) fn for_each_input(&self, mut f: impl FnMut(&Tensor<T>)) {
+        match self {
+            Op::Cat(ts, _) => ts.iter().for_each(f),
+            Op::Add(a, b)
+            | Op::Sub(a, b)
+            | Op::Mul(a, b)
+            | Op::Div(a, b)
+            | Op::Maximum(a, b)
+            | Op::Minimum(a, b)
+            | Op::MatMul(a, b) => {
+                f(a);
+                f(b);
+            }
+            _ => self.inputs().into_iter().for_each(f),
+        }
+    }
+
     /// The tensors this op read.
     pub(crate) fn inputs(&self) -> Vec<&Tensor<T>> {
         match self {
@@ -140,6 +158,7 @@ impl<T: Float> Op<T> {
     /// The chain rules. `out` is the tensor this op produced and `g = ∂L/∂out`; `acc(x, gx)` adds
     /// `gx = ∂L/∂x` to input `x`. Runs under `no_grad`.
     fn backward(&self, out: &Tensor<T>, g: &Tensor<T>, acc: &mut dyn FnMut(&Tensor<T>, Tensor<T>)) {
+        let (zero, half) = (T::zero(), T::from_f64(0.5));
         match self {
             // z = a + b:  ∂z/∂a = 1, ∂z/∂b = 1 (summed over broadcast dims)
             Op::Add(a, b) => {
@@ -186,25 +205,40 @@ impl<T: Float> Op<T> {
             // z = ln a:  ∂z/∂a = 1/a
             Op::Log(a) => acc(a, g.div(a)),
             // z = √a:  ∂z/∂a = 1/(2√a) = 1/(2z)
-            Op::Sqrt(a) => acc(a, g.mul(&out.pow(-1.0)).mul_scalar(0.5)),
+            Op::Sqrt(a) => acc(a, zip(g, out, |g, z| g * half / z)),
             // z = |a|:  ∂z/∂a = sign(a), 0 at 0
-            Op::Abs(a) => acc(a, g.mul(&a.gt_scalar(0.0).sub(&a.lt_scalar(0.0)))),
+            Op::Abs(a) => acc(
+                a,
+                zip(g, a, |g, x| {
+                    if x > zero {
+                        g
+                    } else if x < zero {
+                        -g
+                    } else {
+                        zero
+                    }
+                }),
+            ),
             // z = aᵉ:  ∂z/∂a = e·aᵉ⁻¹
             Op::Pow(a, e) => {
-                let e = e.as_f64();
-                let d = if e == 2.0 { a.mul_scalar(2.0) } else { a.pow(e - 1.0).mul_scalar(e) };
-                acc(a, g.mul(&d))
+                let e = *e;
+                if e == T::from_f64(2.0) {
+                    acc(a, zip(g, a, |g, x| g * (x + x)))
+                } else {
+                    let e1 = e - T::one();
+                    acc(a, zip(g, a, |g, x| g * e * x.powf(e1)))
+                }
             }
             // z = max(0, a):  ∂z/∂a = 1 where a > 0
-            Op::Relu(a) => acc(a, g.mul(&a.gt_scalar(0.0))),
+            Op::Relu(a) => acc(a, zip(g, a, |g, x| if x > zero { g } else { zero })),
             // z = σ(a):  ∂z/∂a = z(1 − z)
-            Op::Sigmoid(a) => acc(a, g.mul(&out.mul(&out.neg().add_scalar(1.0)))),
+            Op::Sigmoid(a) => acc(a, zip(g, out, |g, z| g * z * (T::one() - z))),
             // z = tanh a:  ∂z/∂a = 1 − z²
-            Op::Tanh(a) => acc(a, g.mul(&out.pow(2.0).neg().add_scalar(1.0))),
+            Op::Tanh(a) => acc(a, zip(g, out, |g, z| g * (T::one() - z * z))),
             // z = clamp(a/6 + 1/2, 0, 1):  ∂z/∂a = 1/6 on −3 < a < 3
             Op::HardSigmoid(a) => acc(a, g.mul(&a.gt_scalar(-3.0).mul(&a.lt_scalar(3.0))).mul_scalar(1.0 / 6.0)),
             // z = ln(1 + eᵃ):  ∂z/∂a = σ(a)
-            Op::Softplus(a) => acc(a, g.mul(&a.sigmoid())),
+            Op::Softplus(a) => acc(a, zip(g, a, |g, x| g * sigmoid(x))),
             // z = a·Φ(a):  ∂z/∂a = Φ(a) + a·φ(a)
             Op::Gelu(a) => {
                 let cdf = a.mul_scalar(std::f64::consts::FRAC_1_SQRT_2).map(|x| x.erf());
@@ -273,6 +307,13 @@ impl<T: Float> Op<T> {
             Op::Copy(a) => acc(a, g.clone()),
         }
     }
+}
+
+/// `f` applied to `g` and a saved tensor in one pass: a fused chain rule allocates one buffer
+/// instead of one per intermediate.
+fn zip<T: Float>(g: &Tensor<T>, x: &Tensor<T>, f: impl Fn(T, T) -> T) -> Tensor<T> {
+    let (data, shape) = zip_broadcast("backward", g, x, f);
+    Tensor::from_parts(data, &shape, None)
 }
 
 /// A zero tensor of `shape` holding `g` at positions `start..` of dimension `d`.
@@ -373,10 +414,12 @@ impl<T: Float> Tensor<T> {
             ));
         }
         let _guard = crate::NoGradGuard::new();
-        let mut grads: HashMap<usize, Tensor<T>> = HashMap::with_capacity(order.len());
-        grads.insert(self.id(), seed);
+        // Each node's slot in `grads` is its position in `order` (set by topological_order), so
+        // gradients are found without hashing.
+        let mut grads: Vec<Option<Tensor<T>>> = vec![None; order.len()];
+        grads[self.0.slot.get()] = Some(seed);
         for node in order.iter().rev() {
-            let Some(g) = grads.remove(&node.id()) else { continue };
+            let Some(g) = grads[node.0.slot.get()].take() else { continue };
             if node.0.is_leaf {
                 accumulate_leaf(node, g);
                 continue;
@@ -393,10 +436,11 @@ impl<T: Float> Tensor<T> {
                 if !x.tracks_grad() {
                     return;
                 }
-                match grads.remove(&x.id()) {
-                    Some(old) => grads.insert(x.id(), old.add(&gx)),
-                    None => grads.insert(x.id(), gx),
-                };
+                let slot = &mut grads[x.0.slot.get()];
+                *slot = Some(match slot.take() {
+                    Some(old) => old.add(&gx),
+                    None => gx,
+                });
             };
             match op {
                 Some(op) => {
@@ -416,28 +460,38 @@ impl<T: Float> Tensor<T> {
 
     /// The tensors that require grad and lead to `self`, inputs before the ops that read them.
     pub(crate) fn topological_order(&self) -> Vec<Tensor<T>> {
+        // A fresh pass number marks nodes visited in this walk, with no set to allocate.
+        let pass = PASS.with(|p| {
+            p.set(p.get() + 1);
+            p.get()
+        });
         let mut order = Vec::new();
-        let mut visited = std::collections::HashSet::new();
         let mut stack = vec![(self.clone(), false)];
         while let Some((t, expanded)) = stack.pop() {
             if expanded {
+                t.0.slot.set(order.len());
                 order.push(t);
                 continue;
             }
-            if !visited.insert(t.id()) {
+            if t.0.mark.get() == pass {
                 continue;
             }
+            t.0.mark.set(pass);
             stack.push((t.clone(), true));
             if let Some(op) = t.0.op.borrow().as_ref() {
-                for x in op.inputs() {
-                    if x.tracks_grad() && !visited.contains(&x.id()) {
+                op.for_each_input(|x| {
+                    if x.tracks_grad() && x.0.mark.get() != pass {
                         stack.push((x.clone(), false));
                     }
-                }
+                });
             }
         }
         order
     }
+}
+
+thread_local! {
+    static PASS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Adds `g` into a leaf's `.grad`, in place when a gradient buffer already exists.
@@ -450,9 +504,13 @@ fn accumulate_leaf<T: Float>(leaf: &Tensor<T>, g: Tensor<T>) {
             g.with_contiguous(|src| dst[off..off + src.len()].iter_mut().zip(src).for_each(|(d, &s)| *d += s));
         }
         None => {
-            // Take the buffer over only when no other tensor can see it; otherwise a later
+            // Take the buffer over only when no other tensor can see it (neither another node
+            // sharing the storage nor a retained `.grad` holding this very node); otherwise a later
             // in-place accumulation would change that tensor too.
-            let owned = Rc::strong_count(&g.0.storage) == 1 && g.is_contiguous() && g.layout().offset == 0;
+            let owned = Rc::strong_count(&g.0) == 1
+                && Rc::strong_count(&g.0.storage) == 1
+                && g.is_contiguous()
+                && g.layout().offset == 0;
             let g = if owned && g.shape() == leaf.shape() {
                 g.detach()
             } else {

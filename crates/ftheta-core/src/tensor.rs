@@ -40,6 +40,9 @@ pub(crate) struct Inner<T: Float> {
     pub(crate) freed: Cell<bool>,
     pub(crate) retain_grad: Cell<bool>,
     pub(crate) name: RefCell<Option<String>>,
+    /// The backward pass that last visited this node, and its position in that pass's order.
+    pub(crate) mark: Cell<u64>,
+    pub(crate) slot: Cell<usize>,
 }
 
 impl<T: Float> Clone for Tensor<T> {
@@ -76,6 +79,8 @@ impl<T: Float> Tensor<T> {
             freed: Cell::new(false),
             retain_grad: Cell::new(false),
             name: RefCell::new(None),
+            mark: Cell::new(0),
+            slot: Cell::new(0),
         }))
     }
 
@@ -431,7 +436,7 @@ impl Tensor<f32> {
         if step == 0.0 || !step.is_finite() || (end - start) / step < 0.0 {
             panic!("arange: step {step} cannot go from {start} to {end}");
         }
-        let n = (((end - start) / step).ceil() as usize).max(0);
+        let n = ((end - start) / step).ceil() as usize;
         let data: Vec<f32> = (0..n).map(|i| start + i as f32 * step).collect();
         Self::from_vec(data, &[n])
     }

@@ -127,9 +127,11 @@ impl FromStr for Activation {
             "softplus" => Activation::Softplus,
             "gelu" => Activation::Gelu,
             "identity" | "linear" => Activation::Identity,
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "unknown activation '{other}' (expected relu, sigmoid, tanh, hard-sigmoid, softplus, gelu or identity)"
-            )),
+            ))
+            }
         })
     }
 }

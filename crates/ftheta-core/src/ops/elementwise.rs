@@ -3,8 +3,37 @@
 //! Each op here is its forward maths; its chain rule sits in the one table in `backprop.rs`.
 
 use crate::backprop::Op;
-use crate::layout::{advance, broadcast_layout, broadcast_shape, Dims};
+use crate::layout::{broadcast_layout, broadcast_shape, Dims};
 use crate::{check, Float, Tensor};
+
+/// Drops unit dimensions and merges neighbours that are contiguous in both operands, so that
+/// e.g. `[100, 1] * [100, 1]` (a broadcast view) runs as one loop of 100 rather than 100 of 1.
+/// Never returns an empty shape.
+fn coalesce(shape: &[usize], sa: &[usize], sb: &[usize]) -> (Dims, Dims, Dims) {
+    let (mut s, mut a, mut b) = (Dims::new(), Dims::new(), Dims::new());
+    for i in 0..shape.len() {
+        if shape[i] == 1 {
+            continue;
+        }
+        if let Some(j) = s.len().checked_sub(1) {
+            if a[j] == sa[i] * shape[i] && b[j] == sb[i] * shape[i] {
+                s[j] *= shape[i];
+                a[j] = sa[i];
+                b[j] = sb[i];
+                continue;
+            }
+        }
+        s.push(shape[i]);
+        a.push(sa[i]);
+        b.push(sb[i]);
+    }
+    if s.is_empty() {
+        s.push(1);
+        a.push(0);
+        b.push(0);
+    }
+    (s, a, b)
+}
 
 /// Applies `f` to each pair of elements of `a` and `b` broadcast together.
 #[track_caller]
@@ -39,22 +68,20 @@ pub(crate) fn zip_broadcast<T: Float>(
         return (sb[lb.offset..lb.offset + n].iter().map(|&y| f(x, y)).collect(), shape);
     }
     let (ba, bb) = (broadcast_layout(la, &shape), broadcast_layout(lb, &shape));
+    let (dims, stra, strb) = coalesce(&shape, &ba.strides, &bb.strides);
     let mut out = vec![T::zero(); n];
-    let nd = shape.len();
-    if nd == 0 {
-        out[0] = f(sa[ba.offset], sb[bb.offset]);
-        return (out, shape);
-    }
-    let inner = shape[nd - 1];
-    let (ia, ib) = (ba.strides[nd - 1], bb.strides[nd - 1]);
+    let nd = dims.len();
+    let inner = dims[nd - 1];
+    let (ia, ib) = (stra[nd - 1], strb[nd - 1]);
     let mut idx: Dims = smallvec::smallvec![0; nd];
     let (mut oa, mut ob) = (ba.offset, bb.offset);
-    let mut idx_b = idx.clone();
     for row in out.chunks_mut(inner) {
         // The stride patterns of a bias add ([B, N] + [N]) and its mirror get loops the compiler
         // vectorizes; anything else takes the general strided loop.
         match (ia, ib) {
-            (1, 1) => row.iter_mut().enumerate().for_each(|(j, o)| *o = f(sa[oa + j], sb[ob + j])),
+            (1, 1) => {
+                row.iter_mut().zip(&sa[oa..oa + inner]).zip(&sb[ob..ob + inner]).for_each(|((o, &x), &y)| *o = f(x, y))
+            }
             (1, 0) => {
                 let y = sb[ob];
                 row.iter_mut().zip(&sa[oa..oa + inner]).for_each(|(o, &x)| *o = f(x, y));
@@ -65,8 +92,18 @@ pub(crate) fn zip_broadcast<T: Float>(
             }
             _ => row.iter_mut().enumerate().for_each(|(j, o)| *o = f(sa[oa + j * ia], sb[ob + j * ib])),
         }
-        advance(&mut idx, &shape, &ba.strides, nd - 1, &mut oa);
-        advance(&mut idx_b, &shape, &bb.strides, nd - 1, &mut ob);
+        // Step the outer dimensions like an odometer, moving both read offsets together.
+        for d in (0..nd - 1).rev() {
+            idx[d] += 1;
+            oa += stra[d];
+            ob += strb[d];
+            if idx[d] < dims[d] {
+                break;
+            }
+            oa -= stra[d] * dims[d];
+            ob -= strb[d] * dims[d];
+            idx[d] = 0;
+        }
     }
     (out, shape)
 }

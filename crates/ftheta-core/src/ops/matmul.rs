@@ -14,11 +14,19 @@ impl<T: Float> Tensor<T> {
         if self.ndim() == 0 || rhs.ndim() == 0 {
             check::fail("matmul", "both operands need at least one dimension", self.shape(), rhs.shape());
         }
-        if self.ndim() == 1 {
-            return self.unsqueeze(0).matmul(rhs).squeeze(-2);
+        // Checked before the vector cases below add unit dimensions, so that the message shows the
+        // shapes the caller passed.
+        let k_rhs = if rhs.ndim() == 1 { rhs.shape()[0] } else { rhs.shape()[rhs.ndim() - 2] };
+        if self.shape()[self.ndim() - 1] != k_rhs {
+            check::fail("matmul", "inner dimensions differ", self.shape(), rhs.shape());
         }
+        // The right operand first: for vector · vector the left one then meets a matrix, and
+        // both unit dimensions come off (the other order would squeeze a 1-D result at -2).
         if rhs.ndim() == 1 {
             return self.matmul(&rhs.unsqueeze(1)).squeeze(-1);
+        }
+        if self.ndim() == 1 {
+            return self.unsqueeze(0).matmul(rhs).squeeze(-2);
         }
         let (a, b) = (self.layout(), rhs.layout());
         let (na, nb) = (a.shape.len(), b.shape.len());
@@ -36,7 +44,14 @@ impl<T: Float> Tensor<T> {
             let (sa, sb) = (self.storage(), rhs.storage());
             let offs_a = batch_offsets(&a.shape[..na - 2], &a.strides[..na - 2], &batch);
             let offs_b = batch_offsets(&b.shape[..nb - 2], &b.strides[..nb - 2], &batch);
+            let (rsa, csa) = (a.strides[na - 2], a.strides[na - 1]);
+            let (rsb, csb) = (b.strides[nb - 2], b.strides[nb - 1]);
             for (i, c) in out.chunks_mut(m * n).enumerate() {
+                let (pa, pb) = (a.offset + offs_a[i], b.offset + offs_b[i]);
+                if m * n * k <= SMALL {
+                    small_gemm(m, k, n, &sa[pa..], rsa, csa, &sb[pb..], rsb, csb, c);
+                    continue;
+                }
                 // SAFETY: the offsets and strides come from valid layouts of these storages, and
                 // `c` is a fresh buffer of m×n elements.
                 unsafe {
@@ -45,12 +60,12 @@ impl<T: Float> Tensor<T> {
                         k,
                         n,
                         T::one(),
-                        sa.as_ptr().add(a.offset + offs_a[i]),
-                        a.strides[na - 2] as isize,
-                        a.strides[na - 1] as isize,
-                        sb.as_ptr().add(b.offset + offs_b[i]),
-                        b.strides[nb - 2] as isize,
-                        b.strides[nb - 1] as isize,
+                        sa.as_ptr().add(pa),
+                        rsa as isize,
+                        csa as isize,
+                        sb.as_ptr().add(pb),
+                        rsb as isize,
+                        csb as isize,
                         T::zero(),
                         c.as_mut_ptr(),
                         n as isize,
@@ -66,6 +81,50 @@ impl<T: Float> Tensor<T> {
     }
 }
 
+/// Below this many multiply-adds a plain loop beats a blocked GEMM, whose packing costs more
+/// than the arithmetic (the course's tiny models multiply [100, 1] by [1, 1]).
+const SMALL: usize = 4096;
+
+/// `c = a @ b` by the textbook loop, for matrices too small to be worth packing.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn small_gemm<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[T],
+    rsa: usize,
+    csa: usize,
+    b: &[T],
+    rsb: usize,
+    csb: usize,
+    c: &mut [T],
+) {
+    if n == 1 {
+        // Matrix × column: one dot product per row.
+        for (i, o) in c.iter_mut().enumerate().take(m) {
+            let mut acc = T::zero();
+            for p in 0..k {
+                acc += a[i * rsa + p * csa] * b[p * rsb];
+            }
+            *o = acc;
+        }
+        return;
+    }
+    for i in 0..m {
+        let row = &mut c[i * n..(i + 1) * n];
+        for p in 0..k {
+            let x = a[i * rsa + p * csa];
+            if csb == 1 {
+                let brow = &b[p * rsb..p * rsb + n];
+                row.iter_mut().zip(brow).for_each(|(o, &y)| *o += x * y);
+            } else {
+                row.iter_mut().enumerate().for_each(|(j, o)| *o += x * b[p * rsb + j * csb]);
+            }
+        }
+    }
+}
+
 /// The storage offset of each matrix of a batch, for an operand whose batch shape broadcasts to
 /// `batch` (a broadcast dimension contributes stride 0).
 fn batch_offsets(shape: &[usize], strides: &[usize], batch: &[usize]) -> Vec<usize> {
@@ -73,6 +132,9 @@ fn batch_offsets(shape: &[usize], strides: &[usize], batch: &[usize]) -> Vec<usi
     let st: Dims =
         (0..batch.len()).map(|i| if i < lead || shape[i - lead] == 1 { 0 } else { strides[i - lead] }).collect();
     let total: usize = batch.iter().product();
+    if batch.is_empty() {
+        return vec![0];
+    }
     let mut out = Vec::with_capacity(total);
     let mut idx: Dims = smallvec::smallvec![0; batch.len()];
     for _ in 0..total {

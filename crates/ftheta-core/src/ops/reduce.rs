@@ -107,6 +107,13 @@ impl<T: Float> Tensor<T> {
     pub fn sum_dims(&self, dims: &[isize], keepdim: bool) -> Self {
         let d = reduced_dims("sum", dims, self.ndim());
         let keep = keep_shape(self.shape(), &d);
+        if d.len() == self.ndim() && self.is_contiguous() {
+            // The whole tensor: one pass over the slice (the loss's mean).
+            let total = self.with_contiguous(sum_slice);
+            let out_shape = if keepdim { keep.clone() } else { Dims::new() };
+            let op = Self::track(&[self]).then(|| Op::Sum(self.clone(), keep));
+            return Self::from_parts(vec![total], &out_shape, op);
+        }
         let leading = !d.is_empty() && d.iter().enumerate().all(|(i, &x)| i == x) && d.len() < self.ndim();
         let data = match leading.then(|| self.sum_leading(d.len())).flatten() {
             Some(v) => v,
@@ -187,9 +194,9 @@ impl<T: Float> Tensor<T> {
             let mut best = 0;
             for (i, &v) in r.iter().enumerate() {
                 let b = r[best];
-                if v.is_nan() && !b.is_nan() {
-                    best = i;
-                } else if !b.is_nan() && ((is_max && v > b) || (!is_max && v < b)) {
+                // The first NaN wins (as in PyTorch); otherwise a strictly better value does.
+                let better = (is_max && v > b) || (!is_max && v < b);
+                if !b.is_nan() && (v.is_nan() || better) {
                     best = i;
                 }
             }
