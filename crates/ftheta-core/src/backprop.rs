@@ -162,13 +162,21 @@ impl<T: Float> Op<T> {
         match self {
             // z = a + b:  ∂z/∂a = 1, ∂z/∂b = 1 (summed over broadcast dims)
             Op::Add(a, b) => {
-                acc(a, g.sum_to(a.shape()));
-                acc(b, g.sum_to(b.shape()));
+                if a.tracks_grad() {
+                    acc(a, g.sum_to(a.shape()));
+                }
+                if b.tracks_grad() {
+                    acc(b, g.sum_to(b.shape()));
+                }
             }
             // z = a − b:  ∂z/∂a = 1, ∂z/∂b = −1
             Op::Sub(a, b) => {
-                acc(a, g.sum_to(a.shape()));
-                acc(b, g.neg().sum_to(b.shape()));
+                if a.tracks_grad() {
+                    acc(a, g.sum_to(a.shape()));
+                }
+                if b.tracks_grad() {
+                    acc(b, g.neg().sum_to(b.shape()));
+                }
             }
             // z = a·b:  ∂z/∂a = b, ∂z/∂b = a
             Op::Mul(a, b) => {
@@ -465,8 +473,9 @@ impl<T: Float> Tensor<T> {
             p.set(p.get() + 1);
             p.get()
         });
-        let mut order = Vec::new();
-        let mut stack = vec![(self.clone(), false)];
+        let mut order = Vec::with_capacity(16);
+        let mut stack = Vec::with_capacity(16);
+        stack.push((self.clone(), false));
         while let Some((t, expanded)) = stack.pop() {
             if expanded {
                 t.0.slot.set(order.len());

@@ -42,8 +42,14 @@ impl<T: Float> Tensor<T> {
         let mut out = vec![T::zero(); nbatch * m * n];
         if k > 0 && m > 0 && n > 0 {
             let (sa, sb) = (self.storage(), rhs.storage());
-            let offs_a = batch_offsets(&a.shape[..na - 2], &a.strides[..na - 2], &batch);
-            let offs_b = batch_offsets(&b.shape[..nb - 2], &b.strides[..nb - 2], &batch);
+            let (offs_a, offs_b) = if batch.is_empty() {
+                (Dims::from_slice(&[0]), Dims::from_slice(&[0]))
+            } else {
+                (
+                    batch_offsets(&a.shape[..na - 2], &a.strides[..na - 2], &batch),
+                    batch_offsets(&b.shape[..nb - 2], &b.strides[..nb - 2], &batch),
+                )
+            };
             let (rsa, csa) = (a.strides[na - 2], a.strides[na - 1]);
             let (rsb, csb) = (b.strides[nb - 2], b.strides[nb - 1]);
             for (i, c) in out.chunks_mut(m * n).enumerate() {
@@ -127,15 +133,12 @@ fn small_gemm<T: Float>(
 
 /// The storage offset of each matrix of a batch, for an operand whose batch shape broadcasts to
 /// `batch` (a broadcast dimension contributes stride 0).
-fn batch_offsets(shape: &[usize], strides: &[usize], batch: &[usize]) -> Vec<usize> {
+fn batch_offsets(shape: &[usize], strides: &[usize], batch: &[usize]) -> Dims {
     let lead = batch.len() - shape.len();
     let st: Dims =
         (0..batch.len()).map(|i| if i < lead || shape[i - lead] == 1 { 0 } else { strides[i - lead] }).collect();
     let total: usize = batch.iter().product();
-    if batch.is_empty() {
-        return vec![0];
-    }
-    let mut out = Vec::with_capacity(total);
+    let mut out = Dims::with_capacity(total);
     let mut idx: Dims = smallvec::smallvec![0; batch.len()];
     for _ in 0..total {
         out.push(idx.iter().zip(&st).map(|(i, s)| i * s).sum());

@@ -107,9 +107,17 @@ impl<T: Float> Tensor<T> {
     pub fn sum_dims(&self, dims: &[isize], keepdim: bool) -> Self {
         let d = reduced_dims("sum", dims, self.ndim());
         let keep = keep_shape(self.shape(), &d);
-        if d.len() == self.ndim() && self.is_contiguous() {
-            // The whole tensor: one pass over the slice (the loss's mean).
-            let total = self.with_contiguous(sum_slice);
+        if d.len() == self.ndim() {
+            // The whole tensor (a loss's mean, a bias's gradient): one pass, no copy even for a
+            // strided or broadcast view.
+            let total = if self.is_contiguous() {
+                self.with_contiguous(sum_slice)
+            } else {
+                let st = self.storage();
+                let mut acc = T::zero();
+                self.layout().for_each_offset(|o| acc += st[o]);
+                acc
+            };
             let out_shape = if keepdim { keep.clone() } else { Dims::new() };
             let op = Self::track(&[self]).then(|| Op::Sum(self.clone(), keep));
             return Self::from_parts(vec![total], &out_shape, op);
@@ -246,6 +254,9 @@ impl<T: Float> Tensor<T> {
             crate::check::fail("sum_to", "target has more dimensions", self.shape(), shape);
         }
         let lead = nd - shape.len();
+        if shape.iter().all(|&s| s == 1) {
+            return self.sum_dims(&[], false).reshape(shape);
+        }
         let mut dims: Vec<isize> = (0..lead as isize).collect();
         for (i, &s) in shape.iter().enumerate() {
             let d = self.shape()[lead + i];
