@@ -61,6 +61,49 @@ pub trait Float:
     );
 }
 
+/// Products with fewer multiply-adds than this run on one thread. Measured with
+/// `ftheta-bench mlp-step` (see ARCHITECTURE.md): with the limit at 2²⁴ the MNIST MLP's products
+/// (128×784×256 ≈ 2²⁴·⁶) ran on two threads and a training step took 2.0-2.7 ms instead of 1.7 ms;
+/// square products gain from 512³ on (172 against 110 GFLOP/s).
+pub const GEMM_PARALLEL_MIN: usize = 1 << 26;
+
+/// `c = alpha·a·b + beta·c` through the `gemm` crate (chosen over `matrixmultiply` by the figures
+/// in ARCHITECTURE.md), multi-threaded on rayon's pool above [`GEMM_PARALLEL_MIN`].
+///
+/// `gemm` splits the work by output blocks, never along `k`, so each element is summed in the
+/// same order whatever the thread count: results are bit-identical at 1 and 2 threads.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+unsafe fn gemm_any<T: Copy + PartialEq + num_traits::Zero + 'static>(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: *const T,
+    rsa: isize,
+    csa: isize,
+    b: *const T,
+    rsb: isize,
+    csb: isize,
+    beta: T,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+) {
+    let threads = rayon::current_num_threads();
+    let par = if threads > 1 && m * n * k >= GEMM_PARALLEL_MIN {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    // gemm computes dst = alpha·dst + beta·lhs·rhs: the roles of the two scalars are swapped.
+    let read_dst = beta != T::zero();
+    // SAFETY: forwarded from the caller's contract.
+    unsafe {
+        gemm::gemm(m, n, k, c, csc, rsc, read_dst, a, csa, rsa, b, csb, rsb, beta, alpha, false, false, false, par)
+    }
+}
+
 impl Float for f32 {
     const DTYPE: &'static str = "float32";
     #[inline]
@@ -93,7 +136,7 @@ impl Float for f32 {
         csc: isize,
     ) {
         // SAFETY: forwarded from the caller's contract.
-        unsafe { matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+        unsafe { gemm_any(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
     }
 }
 
@@ -129,6 +172,6 @@ impl Float for f64 {
         csc: isize,
     ) {
         // SAFETY: forwarded from the caller's contract.
-        unsafe { matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+        unsafe { gemm_any(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
     }
 }

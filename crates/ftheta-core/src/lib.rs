@@ -21,7 +21,7 @@ mod backprop;
 mod check;
 mod display;
 mod dot;
-mod dtype;
+pub(crate) mod dtype;
 mod error;
 mod grad_mode;
 pub mod layout;

@@ -152,3 +152,30 @@ fn batch_offsets(shape: &[usize], strides: &[usize], batch: &[usize]) -> Dims {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+
+    /// The same product on a one-thread and a two-thread pool must agree to the last bit, so that
+    /// a seed reproduces a run whatever `RAYON_NUM_THREADS` is.
+    #[test]
+    fn large_products_are_bit_identical_across_thread_counts() {
+        crate::manual_seed(3);
+        let a = Tensor::randn(&[420, 400]);
+        let b = Tensor::randn(&[400, 410]);
+        assert!(420 * 400 * 410 >= crate::dtype::GEMM_PARALLEL_MIN, "the test must exercise the threaded path");
+        let (av, bv) = (a.to_vec(), b.to_vec());
+        // Tensors are !Send, so each pool builds its own from the plain data.
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let (x, y) = (av.clone(), bv.clone());
+            pool.install(move || Tensor::from_vec(x, &[420, 400]).matmul(&Tensor::from_vec(y, &[400, 410])).to_vec())
+        };
+        let (one, two) = (run(1), run(2));
+        assert!(one.iter().zip(&two).all(|(x, y)| x.to_bits() == y.to_bits()));
+        // And the product is right: spot-check one element against a plain dot product.
+        let dot: f64 = (0..400).map(|p| av[7 * 400 + p] as f64 * bv[p * 410 + 9] as f64).sum();
+        assert!((one[7 * 410 + 9] as f64 - dot).abs() < 1e-3, "{} vs {dot}", one[7 * 410 + 9]);
+    }
+}
