@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 mod error;
 pub mod init;
 pub mod layers;
@@ -14,6 +15,7 @@ pub mod module;
 pub mod optim;
 pub mod spec;
 
+pub use checkpoint::Checkpoint;
 pub use error::NnError;
 pub use init::Init;
 pub use layers::{Activation, Linear};

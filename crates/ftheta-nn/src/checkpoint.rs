@@ -1,0 +1,230 @@
+//! Checkpoints in the safetensors format: named tensors plus string metadata, written atomically.
+//!
+//! A model's checkpoint holds exactly its `state_dict` (names such as `layers.0.weight`), so it
+//! loads in PyTorch with `safetensors.torch.load_file` + `load_state_dict`, and one written by
+//! PyTorch loads here. Optimizer state goes in a file of its own for the same reason.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::Path;
+
+use ftheta_core::Tensor;
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+
+use crate::module::Module;
+use crate::NnError;
+
+/// Named tensors and metadata, as stored in one safetensors file.
+#[derive(Default)]
+pub struct Checkpoint {
+    /// The tensors, in the order they were added.
+    pub tensors: Vec<(String, Tensor)>,
+    /// Free-form metadata (model spec, standardization, …).
+    pub metadata: BTreeMap<String, String>,
+}
+
+fn err(path: &Path, problem: impl Into<String>) -> NnError {
+    NnError::Checkpoint { path: path.display().to_string(), problem: problem.into() }
+}
+
+impl Checkpoint {
+    /// An empty checkpoint.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The parameters of a module under their names.
+    pub fn from_module(m: &dyn Module) -> Self {
+        Checkpoint { tensors: m.named_parameters(), metadata: BTreeMap::new() }
+    }
+
+    /// Adds a tensor.
+    pub fn insert(&mut self, name: impl Into<String>, t: Tensor) {
+        self.tensors.push((name.into(), t));
+    }
+
+    /// Adds a metadata entry (builder style).
+    pub fn with_meta(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// The tensor called `name`.
+    pub fn get(&self, name: &str) -> Option<&Tensor> {
+        self.tensors.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
+
+    /// The tensors by name.
+    pub fn to_map(&self) -> HashMap<String, Tensor> {
+        self.tensors.iter().cloned().collect()
+    }
+
+    /// The file's bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, NnError> {
+        let data: Vec<(String, Vec<u8>, Vec<usize>)> = self
+            .tensors
+            .iter()
+            .map(|(n, t)| (n.clone(), t.to_vec().iter().flat_map(|v| v.to_le_bytes()).collect(), t.shape().to_vec()))
+            .collect();
+        let views = data
+            .iter()
+            .map(|(n, bytes, shape)| {
+                TensorView::new(Dtype::F32, shape.clone(), bytes)
+                    .map(|v| (n.clone(), v))
+                    .map_err(|e| err(Path::new(n), e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
+        safetensors::serialize(views, Some(meta)).map_err(|e| err(Path::new("<memory>"), e.to_string()))
+    }
+
+    /// Parses a file's bytes; `path` only names the file in errors. `F32` and `F64` tensors are
+    /// read (as `f32`); any other type is an error naming the tensor.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, NnError> {
+        let st =
+            SafeTensors::deserialize(bytes).map_err(|e| err(path, format!("not a valid safetensors file ({e})")))?;
+        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| err(path, e.to_string()))?;
+        let mut tensors = Vec::new();
+        let mut named = st.tensors();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, view) in named {
+            let data: Vec<f32> = match view.dtype() {
+                Dtype::F32 => {
+                    view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+                }
+                Dtype::F64 => view
+                    .data()
+                    .chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+                    .collect(),
+                other => {
+                    return Err(err(
+                        path,
+                        format!("tensor '{name}' has type {other:?}; only F32 and F64 are supported"),
+                    ))
+                }
+            };
+            let t =
+                Tensor::try_from_data(data, view.shape()).map_err(|e| err(path, format!("tensor '{name}': {e}")))?;
+            tensors.push((name, t));
+        }
+        let metadata = meta.metadata().clone().unwrap_or_default().into_iter().collect();
+        Ok(Checkpoint { tensors, metadata })
+    }
+
+    /// Writes the file atomically: to a temporary file beside it, flushed to disk, then renamed
+    /// over the target, so a crash leaves either the old file or the new one, never half of one.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), NnError> {
+        let path = path.as_ref();
+        let bytes = self.to_bytes()?;
+        write_atomic(path, &bytes).map_err(|e| err(path, e.to_string()))
+    }
+
+    /// Reads a file written by [`Checkpoint::save`] or by PyTorch's `safetensors.torch.save_file`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, NnError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| err(path, e.to_string()))?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// Copies the tensors into a module's parameters. Every parameter must be present with its
+    /// exact shape and nothing else may be in the file; otherwise nothing is changed and the error
+    /// lists what is missing, unexpected, or of another shape.
+    pub fn load_into(&self, m: &dyn Module, path: &Path) -> Result<(), NnError> {
+        let params = m.named_parameters();
+        let mut problems = Vec::new();
+        for (name, p) in &params {
+            match self.get(name) {
+                None => problems.push(format!("missing '{name}'")),
+                Some(t) if t.shape() != p.shape() => problems.push(format!(
+                    "'{name}' has shape {:?} in the file but {:?} in the model",
+                    t.shape(),
+                    p.shape()
+                )),
+                Some(_) => {}
+            }
+        }
+        for (name, _) in &self.tensors {
+            if !params.iter().any(|(n, _)| n == name) {
+                problems.push(format!("unexpected '{name}'"));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(err(path, format!("does not fit the model: {}", problems.join("; "))));
+        }
+        ftheta_core::no_grad(|| {
+            for (name, p) in &params {
+                p.copy_(self.get(name).expect("checked above"));
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Init, ModelSpec};
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("ftheta-ckpt-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d.join("model.safetensors")
+    }
+
+    #[test]
+    fn round_trip_restores_every_weight_and_the_metadata() {
+        ftheta_core::manual_seed(1);
+        let a = "mlp:4:tanh".parse::<ModelSpec>().unwrap().build(3, 2, Init::PyTorch).unwrap();
+        let path = tmp("rt");
+        Checkpoint::from_module(&a).with_meta("spec", "mlp:4:tanh").save(&path).unwrap();
+        let b = "mlp:4:tanh".parse::<ModelSpec>().unwrap().build(3, 2, Init::XavierNormal).unwrap();
+        let ck = Checkpoint::load(&path).unwrap();
+        assert_eq!(ck.metadata.get("spec").map(String::as_str), Some("mlp:4:tanh"));
+        ck.load_into(&b, &path).unwrap();
+        for ((n, x), (_, y)) in a.named_parameters().iter().zip(b.named_parameters()) {
+            assert_eq!(x.to_vec(), y.to_vec(), "{n}");
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_model_is_refused_with_the_differences() {
+        let a = "mlp:4".parse::<ModelSpec>().unwrap().build(3, 2, Init::PyTorch).unwrap();
+        let path = tmp("fit");
+        Checkpoint::from_module(&a).save(&path).unwrap();
+        let b = "mlp:5,2".parse::<ModelSpec>().unwrap().build(3, 2, Init::PyTorch).unwrap();
+        let before = b.parameters()[0].to_vec();
+        let e = Checkpoint::load(&path).unwrap().load_into(&b, &path).unwrap_err().to_string();
+        assert!(e.contains("'layers.0.weight' has shape [4, 3] in the file but [5, 3]"), "{e}");
+        assert!(e.contains("missing 'layers.4.weight'") && e.contains("model.safetensors"), "{e}");
+        assert_eq!(b.parameters()[0].to_vec(), before, "a refused load must change nothing");
+    }
+
+    #[test]
+    fn truncated_files_are_errors_not_panics() {
+        let a = "linear".parse::<ModelSpec>().unwrap().build(3, 1, Init::PyTorch).unwrap();
+        let bytes = Checkpoint::from_module(&a).to_bytes().unwrap();
+        for cut in [0, 4, 8, 20, bytes.len() - 1] {
+            let e = Checkpoint::from_bytes(&bytes[..cut], Path::new("cut.safetensors")).err().unwrap().to_string();
+            assert!(e.contains("cut.safetensors") && e.contains("not a valid safetensors file"), "{e}");
+        }
+    }
+}
