@@ -15,21 +15,32 @@ pub const BUILTIN_NAMES: &[&str] = &["xor", "iris", "digits", "deliveries"];
 pub const BUILTIN_PATHS: &[(&str, &str)] =
     &[("iris", "sklearn/iris.csv"), ("digits", "sklearn/digits.csv.gz"), ("deliveries", "deliveries/deliveries.csv")];
 
-/// A data set by name: `xor` needs no files; the others are read from `data_dir` at the paths in
-/// [`BUILTIN_PATHS`].
+/// A data set by name: `xor` and `deliveries` need no files (they are built in); the others are
+/// read from `data_dir` at the paths in [`BUILTIN_PATHS`].
 pub fn by_name(name: &str, data_dir: impl AsRef<Path>) -> Result<Table> {
     let path = |n: &str| BUILTIN_PATHS.iter().find(|(k, _)| *k == n).map(|(_, p)| data_dir.as_ref().join(p));
     match name {
         "xor" => Ok(xor()),
         "iris" => iris_from(path("iris").unwrap_or_default()),
         "digits" => digits_from(path("digits").unwrap_or_default()),
-        "deliveries" => deliveries_from(path("deliveries").unwrap_or_default()),
+        "deliveries" => deliveries(),
         _ => Err(DataError::UnknownDataset {
             name: name.into(),
             available: BUILTIN_NAMES.iter().map(|s| s.to_string()).collect(),
         }),
     }
 }
+
+/// The deliveries table shipped with ftheta (`data/deliveries.csv`, modeldata, MIT), compiled
+/// into the library so that it works from any folder with no download: target
+/// `time_to_delivery`, `day` one-hot encoded.
+pub fn deliveries() -> Result<Table> {
+    let options = CsvOptions::default().target("time_to_delivery").categorical(["day"]);
+    parse_csv("deliveries.csv", DELIVERIES_CSV, &options)
+}
+
+/// The bytes of the shipped deliveries table.
+pub const DELIVERIES_CSV: &[u8] = include_bytes!("../../../data/deliveries.csv");
 
 /// The four points of XOR: features `x1, x2` in {0, 1}, target `y = x1 xor x2` (classes 0 and 1).
 pub fn xor() -> Table {
@@ -98,4 +109,17 @@ pub fn digits_from(path: impl AsRef<Path>) -> Result<Table> {
 pub fn deliveries_from(path: impl AsRef<Path>) -> Result<Table> {
     let options = CsvOptions::default().target("time_to_delivery").categorical(["day"]);
     crate::csv::read_csv(path, &options)
+}
+
+#[cfg(test)]
+mod shipped_tests {
+    #[test]
+    fn the_shipped_deliveries_table_needs_no_files() {
+        let t = super::deliveries().unwrap();
+        assert_eq!(t.n_rows, 10012);
+        assert_eq!(t.target_name.as_deref(), Some("time_to_delivery"));
+        assert!(t.feature_names.iter().any(|n| n == "day=Sat") && t.feature_names.iter().any(|n| n == "distance"));
+        let by_name = super::by_name("deliveries", "/nonexistent").unwrap();
+        assert_eq!(by_name.features, t.features);
+    }
 }

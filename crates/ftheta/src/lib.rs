@@ -21,12 +21,17 @@
 //! ```
 
 pub use ftheta_core as core;
+pub use ftheta_data as data;
 pub use ftheta_nn as nn;
 
 /// Everything a typical program needs, in one import.
 pub mod prelude {
     pub use ftheta_core::{
         is_grad_enabled, manual_seed, no_grad, BackwardOptions, Float, NoGradGuard, Tensor, TensorError,
+    };
+    pub use ftheta_data::{
+        builtin, read_csv, read_mnist_dir, split_indices, CsvOptions, DataError, DataLoader, Dataset, InMemoryDataset,
+        Standardizer, Table,
     };
     pub use ftheta_nn::loss::{bce_with_logits, cross_entropy, huber, mae, mse};
     pub use ftheta_nn::{
