@@ -71,6 +71,8 @@ impl Sequential {
     }
 
     /// Appends a module (builder style).
+    // A builder step, not `+`: chaining modules is no addition.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, m: impl Module + 'static) -> Self {
         self.layers.push(Box::new(m));
         self

@@ -14,7 +14,9 @@ pub enum Schedule {
         /// The factor applied at each decay.
         gamma: f64,
     },
-    /// Cosine annealing from the base rate to `min_lr` over `total` updates (`CosineAnnealingLR`).
+    /// Cosine annealing from the base rate to `min_lr` over `total` updates (`CosineAnnealingLR`
+    /// with `T_max = total`), then `min_lr`. PyTorch's equals it up to update `total` but after
+    /// that rises again (period `2·T_max`); ftheta stays at `min_lr`.
     Cosine {
         /// Updates over which the rate falls.
         total: usize,
