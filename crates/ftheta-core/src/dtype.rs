@@ -37,6 +37,21 @@ pub trait Float:
     /// The Gauss error function, needed by the exact GELU.
     fn erf(self) -> Self;
 
+    /// `eˣ` of every element (vectorized for `f32`).
+    fn exp_slice(xs: &[Self]) -> Vec<Self> {
+        xs.iter().map(|x| x.exp()).collect()
+    }
+
+    /// `tanh x` of every element (vectorized for `f32`).
+    fn tanh_slice(xs: &[Self]) -> Vec<Self> {
+        xs.iter().map(|x| x.tanh()).collect()
+    }
+
+    /// The logistic function of every element (vectorized for `f32`).
+    fn sigmoid_slice(xs: &[Self]) -> Vec<Self> {
+        xs.iter().map(|&x| crate::ops::elementwise::sigmoid(x)).collect()
+    }
+
     /// `c = alpha * a @ b + beta * c` on strided matrices (row stride, column stride per matrix).
     ///
     /// # Safety
@@ -117,6 +132,15 @@ impl Float for f32 {
     #[inline]
     fn erf(self) -> Self {
         libm::erff(self)
+    }
+    fn exp_slice(xs: &[f32]) -> Vec<f32> {
+        crate::simd::exp_slice(xs)
+    }
+    fn tanh_slice(xs: &[f32]) -> Vec<f32> {
+        crate::simd::tanh_slice(xs)
+    }
+    fn sigmoid_slice(xs: &[f32]) -> Vec<f32> {
+        crate::simd::sigmoid_slice(xs)
     }
     #[inline]
     unsafe fn gemm(

@@ -27,6 +27,7 @@ mod grad_mode;
 pub mod layout;
 mod ops;
 mod random;
+mod simd;
 mod tensor;
 
 pub use backprop::BackwardOptions;

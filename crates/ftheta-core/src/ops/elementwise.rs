@@ -117,6 +117,14 @@ impl<T: Float> Tensor<T> {
         Self::from_parts(data, self.shape(), op)
     }
 
+    /// Like `unary`, with a kernel that takes the whole slice (so it can be vectorized).
+    #[inline]
+    pub(crate) fn unary_slice(&self, f: impl Fn(&[T]) -> Vec<T>, op: impl FnOnce() -> Op<T>) -> Self {
+        let data = self.with_contiguous(f);
+        let op = Self::track(&[self]).then(op);
+        Self::from_parts(data, self.shape(), op)
+    }
+
     /// A broadcasting binary op that records `op` when gradients are needed.
     #[track_caller]
     pub(crate) fn binary(
@@ -186,7 +194,7 @@ impl<T: Float> Tensor<T> {
 
     /// `eˣ`.
     pub fn exp(&self) -> Self {
-        self.unary(|x| x.exp(), || Op::Exp(self.clone()))
+        self.unary_slice(T::exp_slice, || Op::Exp(self.clone()))
     }
 
     /// The natural logarithm.
@@ -220,12 +228,12 @@ impl<T: Float> Tensor<T> {
 
     /// The logistic function `1 / (1 + e⁻ˣ)`, computed without overflow for large `|x|`.
     pub fn sigmoid(&self) -> Self {
-        self.unary(sigmoid, || Op::Sigmoid(self.clone()))
+        self.unary_slice(T::sigmoid_slice, || Op::Sigmoid(self.clone()))
     }
 
     /// The hyperbolic tangent.
     pub fn tanh(&self) -> Self {
-        self.unary(|x| x.tanh(), || Op::Tanh(self.clone()))
+        self.unary_slice(T::tanh_slice, || Op::Tanh(self.clone()))
     }
 
     /// PyTorch's `Hardsigmoid`: `clamp(x/6 + 1/2, 0, 1)`, a piecewise-linear sigmoid.
