@@ -1,5 +1,11 @@
 //! The `ftheta` command line.
 
+mod args;
+mod solve;
+mod source;
+mod train;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -16,23 +22,98 @@ struct Cli {
 enum Command {
     /// Print the computation graph of a tiny model's loss (y = w·x + b) as Graphviz dot.
     Graph,
+    /// Train a model on data; write a run folder with --out.
+    Train(Box<args::TrainArgs>),
+    /// Score a run's best model on data.
+    Eval {
+        /// The run folder.
+        #[arg(long, value_name = "DIR")]
+        run: PathBuf,
+        /// A CSV file, an MNIST folder (its test part) or a built-in name.
+        #[arg(long, value_name = "SOURCE")]
+        data: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Predict with a run's best model, one CSV line per row.
+    Predict {
+        /// The run folder.
+        #[arg(long, value_name = "DIR")]
+        run: PathBuf,
+        /// A CSV file, an MNIST folder (its test part) or a built-in name.
+        #[arg(long, value_name = "SOURCE")]
+        data: String,
+        /// Write the predictions here instead of stdout.
+        #[arg(long, value_name = "FILE.csv")]
+        out: Option<PathBuf>,
+    },
+    /// Fit y = w·x + b by least squares in closed form.
+    Solve {
+        #[command(flatten)]
+        data: args::DataArgs,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
+    // A bug must not dump a backtrace on the user: print the message and exit 101.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error: {info}");
+    }));
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // The first paragraph names the flag and the problem; the rest is usage boilerplate.
+            let text = e.render().to_string();
+            let first = text.split("\n\n").next().unwrap_or(&text).trim_end();
+            eprintln!("{first}");
+            return ExitCode::from(2);
         }
     };
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(1)
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("error: {}", message(&e));
+            ExitCode::from(exit_code(&e))
         }
+        Err(_) => ExitCode::from(101),
+    }
+}
+
+/// The error and its causes joined by `: ` (as `{:#}`), leaving out a cause that its parent's
+/// message already contains.
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !out.contains(&s) {
+            if !out.is_empty() {
+                out += ": ";
+            }
+            out += &s;
+        }
+    }
+    out
+}
+
+/// 1 when training failed while running (divergence, a run folder that cannot be written), 2 for
+/// bad input or flags.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    use ftheta_train::TrainError;
+    let running = e
+        .chain()
+        .any(|c| matches!(c.downcast_ref::<TrainError>(), Some(TrainError::Diverged { .. } | TrainError::Io { .. })));
+    if running {
+        1
+    } else {
+        2
     }
 }
 
@@ -49,6 +130,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", loss.to_dot());
             Ok(())
         }
+        Some(Command::Train(a)) => train::train(&a),
+        Some(Command::Eval { run, data, json }) => train::eval(&run, &data, json),
+        Some(Command::Predict { run, data, out }) => train::predict(&run, &data, out.as_ref()),
+        Some(Command::Solve { data, json }) => solve::solve(&data, json),
         None => {
             use clap::CommandFactory;
             Cli::command().print_help()?;

@@ -1,0 +1,272 @@
+//! Turning a SOURCE argument (a CSV path, an MNIST-layout folder or a built-in name) into the
+//! model's features and the train / validation / test parts.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use ftheta_data::{builtin, split_indices, CsvOptions, InMemoryDataset, Standardizer, Table};
+use ftheta_train::run::DataConfig;
+
+/// Where a built-in data set's file lives: `<repo>/data/<file name>` first (shipped with the
+/// project), then the shared data folder `<repo>/../shared/data/<rel>`, then the same two under the
+/// current directory. `rel` is the path inside the shared folder (`deliveries/deliveries.csv`).
+pub fn builtin_file(rel: &str) -> Option<PathBuf> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let base = Path::new(rel).file_name().map(PathBuf::from).unwrap_or_default();
+    let cwd = PathBuf::from(".");
+    [&repo, &cwd]
+        .iter()
+        .flat_map(|root| [root.join("data").join(&base), root.join("../shared/data").join(rel)])
+        .find(|p| p.is_file())
+        .map(|p| p.canonicalize().unwrap_or(p))
+}
+
+/// A table read from a source, or the two parts of an MNIST folder.
+pub enum Loaded {
+    /// A table (CSV or built-in).
+    Table(Table),
+    /// MNIST: train and test parts.
+    Mnist(ftheta_data::Mnist),
+}
+
+fn builtin_path(name: &str) -> Result<PathBuf> {
+    let rel = builtin::BUILTIN_PATHS.iter().find(|(n, _)| *n == name).map(|(_, p)| *p).expect("known name");
+    builtin_file(rel).with_context(|| {
+        format!("built-in data set '{name}': {rel} is neither in the project's data/ folder nor in ../shared/data")
+    })
+}
+
+/// Reads a source with the column choices of `cfg`. `with_target: false` reads a CSV without
+/// requiring its target (for predictions).
+pub fn load(cfg: &DataConfig, with_target: bool) -> Result<Loaded> {
+    let src = cfg.source.as_str();
+    let path = Path::new(src);
+    if path.is_dir() {
+        return Ok(Loaded::Mnist(ftheta_data::read_mnist_dir(path)?));
+    }
+    let mut options = CsvOptions {
+        target: if with_target { cfg.target.clone() } else { None },
+        features: cfg.features.clone(),
+        drop: cfg.drop.clone(),
+        categorical: cfg.categorical.clone(),
+        classification: cfg.classification,
+        ..CsvOptions::default()
+    };
+    if !with_target {
+        // Read every column; the model's features are picked by name afterwards.
+        options.features = None;
+        options.drop.clear();
+    }
+    let table = match src {
+        "xor" => builtin::xor(),
+        "deliveries" | "digits" | "iris" if !path.exists() => {
+            let file = builtin_path(src)?;
+            let mut table = match src {
+                "deliveries" => {
+                    if !options.categorical.iter().any(|c| c == "day") {
+                        options.categorical.push("day".into());
+                    }
+                    if options.target.is_none() && with_target {
+                        options.target = Some("time_to_delivery".into());
+                    }
+                    ftheta_data::read_csv(&file, &options)?
+                }
+                "digits" => builtin::digits_from(&file)?,
+                _ => builtin::iris_from(&file)?,
+            };
+            if !with_target {
+                table.target_name = None;
+            }
+            table
+        }
+        _ => {
+            if with_target && options.target.is_none() {
+                bail!("--target: name the column to predict (a CSV source has no default target)");
+            }
+            ftheta_data::read_csv(path, &options)?
+        }
+    };
+    Ok(Loaded::Table(table))
+}
+
+/// The categorical columns a source implies (deliveries' `day`) plus those asked for.
+pub fn categorical_columns(cfg: &DataConfig) -> Vec<String> {
+    let mut c = cfg.categorical.clone();
+    if cfg.source == "deliveries" && !Path::new("deliveries").exists() && !c.iter().any(|x| x == "day") {
+        c.push("day".into());
+    }
+    c
+}
+
+/// Drops the first one-hot column of each categorical feature (its level becomes the baseline),
+/// so that the one-hot columns and the bias are not collinear and least squares has one solution.
+pub fn drop_first_levels(table: &mut Table, categorical: &[String]) {
+    let d = table.n_features();
+    let mut keep = vec![true; d];
+    for c in categorical {
+        let prefix = format!("{c}=");
+        if let Some(j) = table.feature_names.iter().position(|n| n.starts_with(&prefix)) {
+            keep[j] = false;
+        }
+    }
+    if keep.iter().all(|&k| k) {
+        return;
+    }
+    let features: Vec<f64> = table
+        .features
+        .chunks_exact(d.max(1))
+        .flat_map(|row| row.iter().zip(&keep).filter(|(_, &k)| k).map(|(v, _)| *v).collect::<Vec<_>>())
+        .collect();
+    table.feature_names = table.feature_names.iter().zip(&keep).filter(|(_, &k)| k).map(|(n, _)| n.clone()).collect();
+    table.features = features;
+}
+
+/// The data a model sees: feature names and the three parts.
+pub struct Prepared {
+    /// The model's input features.
+    pub feature_names: Vec<String>,
+    /// Class names for classification.
+    pub class_names: Option<Vec<String>>,
+    /// Training part.
+    pub train: InMemoryDataset,
+    /// Validation part.
+    pub val: InMemoryDataset,
+    /// Test part.
+    pub test: InMemoryDataset,
+    /// Fitted on the training rows, when asked for.
+    pub standardizer: Option<Standardizer>,
+}
+
+fn dataset(x: Vec<f64>, d: usize, y: Vec<f64>, classes: bool) -> Result<InMemoryDataset> {
+    let x: Vec<f32> = x.into_iter().map(|v| v as f32).collect();
+    Ok(if classes {
+        InMemoryDataset::with_classes(x, d, y.into_iter().map(|v| v as usize).collect())?
+    } else {
+        InMemoryDataset::new(x, d, y.into_iter().map(|v| v as f32).collect(), 1)?
+    })
+}
+
+fn rows(x: &[f64], y: &[f64], d: usize, idx: &[usize]) -> (Vec<f64>, Vec<f64>) {
+    let xs = idx.iter().flat_map(|&i| x[i * d..(i + 1) * d].iter().copied()).collect();
+    (xs, idx.iter().map(|&i| y[i]).collect())
+}
+
+/// Loads, splits and (optionally) standardizes the data of a training run.
+pub fn prepare(cfg: &DataConfig, seed: u64) -> Result<Prepared> {
+    let [tr, va, te] = cfg.split;
+    match load(cfg, true)? {
+        Loaded::Mnist(m) => {
+            let d = m.train.pixels_per_image();
+            let x: Vec<f64> = m.train.images.iter().map(|&v| v as f64).collect();
+            let y: Vec<f64> = m.train.labels.iter().map(|&v| v as f64).collect();
+            let split = split_indices(m.train.len(), tr / (tr + va), va / (tr + va), 0.0, seed)?;
+            let tx: Vec<f64> = m.test.images.iter().map(|&v| v as f64).collect();
+            let ty: Vec<f64> = m.test.labels.iter().map(|&v| v as f64).collect();
+            let names = (0..d).map(|i| format!("pixel_{i}")).collect();
+            finish(
+                names,
+                Some((0..10).map(|c| c.to_string()).collect()),
+                &x,
+                &y,
+                d,
+                &split.train,
+                &split.validation,
+                (tx, ty),
+                cfg.standardize,
+            )
+        }
+        Loaded::Table(mut t) => {
+            drop_first_levels(&mut t, &categorical_columns(cfg));
+            let split = split_indices(t.n_rows, tr, va, te, seed)?;
+            let d = t.n_features();
+            let test = rows(&t.features, &t.targets, d, &split.test);
+            finish(
+                t.feature_names,
+                t.class_names,
+                &t.features,
+                &t.targets,
+                d,
+                &split.train,
+                &split.validation,
+                test,
+                cfg.standardize,
+            )
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    feature_names: Vec<String>,
+    class_names: Option<Vec<String>>,
+    x: &[f64],
+    y: &[f64],
+    d: usize,
+    train: &[usize],
+    val: &[usize],
+    test: (Vec<f64>, Vec<f64>),
+    standardize: bool,
+) -> Result<Prepared> {
+    if train.is_empty() {
+        bail!("--split: the training part has no rows");
+    }
+    let classes = class_names.is_some();
+    let (mut trx, try_) = rows(x, y, d, train);
+    let (mut vax, vay) = rows(x, y, d, val);
+    let (mut tex, tey) = test;
+    let standardizer = if standardize {
+        let s = Standardizer::fit(&trx, d, None)?;
+        for part in [&mut trx, &mut vax, &mut tex] {
+            s.transform(part)?;
+        }
+        Some(s)
+    } else {
+        None
+    };
+    Ok(Prepared {
+        feature_names,
+        class_names,
+        train: dataset(trx, d, try_, classes)?,
+        val: dataset(vax, d, vay, classes)?,
+        test: dataset(tex, d, tey, classes)?,
+        standardizer,
+    })
+}
+
+/// All rows of a source as the model of a run sees them (columns matched by name, standardized as
+/// in training); an MNIST folder gives its test part. `with_target: false` allows a CSV without the
+/// target, whose rows then get target 0.
+pub fn rebuild(
+    cfg: &DataConfig,
+    feature_names: &[String],
+    standardizer: Option<&Standardizer>,
+    classification: bool,
+    with_target: bool,
+) -> Result<InMemoryDataset> {
+    let d = feature_names.len();
+    let (mut x, y) = match load(cfg, with_target)? {
+        Loaded::Mnist(m) => {
+            (m.test.images.iter().map(|&v| v as f64).collect(), m.test.labels.iter().map(|&v| v as f64).collect())
+        }
+        Loaded::Table(t) => {
+            let cols: Vec<Option<usize>> =
+                feature_names.iter().map(|n| t.feature_names.iter().position(|m| m == n)).collect();
+            for (name, c) in feature_names.iter().zip(&cols) {
+                if c.is_none() && !name.contains('=') {
+                    bail!("{}: the model needs column '{name}', which the data lacks", cfg.source);
+                }
+            }
+            let mut x = Vec::with_capacity(t.n_rows * d);
+            for i in 0..t.n_rows {
+                let row = t.row(i).expect("in range");
+                x.extend(cols.iter().map(|c| c.map_or(0.0, |j| row[j])));
+            }
+            let y = if t.targets.is_empty() { vec![0.0; t.n_rows] } else { t.targets.clone() };
+            (x, y)
+        }
+    };
+    if let Some(s) = standardizer {
+        s.transform(&mut x)?;
+    }
+    dataset(x, d, y, classification)
+}

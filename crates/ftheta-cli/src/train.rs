@@ -1,0 +1,287 @@
+//! `ftheta train`, `ftheta eval` and `ftheta predict`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use ftheta_data::{Dataset, InMemoryDataset};
+use ftheta_nn::{Init, Loss, Model, ModelSpec, Module};
+use ftheta_train::metrics::{evaluate, predicted_classes, Metrics};
+use ftheta_train::progress::Progress;
+use ftheta_train::run::{DataConfig, RunConfig, RunDir, RunWriter};
+use ftheta_train::{Budget, EvalEvery, TrainConfig, Trainer};
+use serde_json::{json, Map, Value};
+
+use crate::args::TrainArgs;
+use crate::source::{prepare, rebuild, Prepared};
+
+fn default_lr(spec: &ModelSpec, opt: ftheta_train::OptimizerKind) -> f64 {
+    use ftheta_train::OptimizerKind::*;
+    match (spec, opt) {
+        (ModelSpec::Perceptron, _) => 1.0,
+        (_, Sgd | Momentum) => 0.01,
+        (_, Adam | Adamw) => 0.001,
+    }
+}
+
+/// The run's config from the flags (data column choices, model, training settings).
+fn config_from(a: &TrainArgs) -> RunConfig {
+    let classification = matches!(a.loss, Some(Loss::CrossEntropy | Loss::Bce)) || a.model == ModelSpec::Perceptron;
+    let data = DataConfig {
+        source: a.data.clone().unwrap_or_default(),
+        target: a.target.clone(),
+        features: a.features.clone(),
+        drop: a.drop.clone(),
+        categorical: a.categorical.clone(),
+        classification,
+        split: a.split,
+        standardize: a.standardize,
+    };
+    let train = TrainConfig {
+        budget: match (a.epochs, a.updates) {
+            (_, Some(u)) => Budget::Updates(u),
+            (e, None) => Budget::Epochs(e.unwrap_or(10)),
+        },
+        batch_size: a.batch_size.0,
+        shuffle: !a.no_shuffle,
+        seed: a.seed,
+        lr: a.lr.unwrap_or_else(|| default_lr(&a.model, a.optimizer)),
+        optimizer: a.optimizer,
+        loss: a.loss.unwrap_or(Loss::Mse),
+        eval_every: a.eval_every.map_or(EvalEvery::Epoch, EvalEvery::Updates),
+        patience: a.patience,
+        max_grad_norm: a.max_grad_norm,
+    };
+    RunConfig {
+        spec: a.model.to_string(),
+        init: a.init,
+        data,
+        feature_names: Vec::new(),
+        class_names: None,
+        n_outputs: 1,
+        standardizer: None,
+        train,
+    }
+}
+
+fn build_model(cfg: &RunConfig) -> Result<Model> {
+    let spec: ModelSpec = cfg.spec.parse().context("--model")?;
+    let init = cfg.init.map_or(Init::PyTorch, |[w, b]| Init::Constant { w, b });
+    ftheta_core::manual_seed(cfg.train.seed);
+    spec.build(cfg.feature_names.len(), cfg.n_outputs, init).context("--model")
+}
+
+/// `ftheta train`.
+pub fn train(a: &TrainArgs) -> Result<()> {
+    let (mut cfg, dir, fresh) = match &a.resume {
+        Some(d) => {
+            let dir = RunDir::open(d).context("--resume")?;
+            (dir.read_config()?, Some(dir), false)
+        }
+        None => (config_from(a), None, true),
+    };
+    let data = prepare(&cfg.data, cfg.train.seed)?;
+    if fresh {
+        cfg.feature_names = data.feature_names.clone();
+        cfg.class_names = data.class_names.clone();
+        cfg.standardizer = data.standardizer.clone();
+        let classes = data.class_names.is_some();
+        if a.loss.is_none() && classes && cfg.spec != "perceptron" {
+            cfg.train.loss = Loss::CrossEntropy;
+        }
+        cfg.n_outputs = if cfg.train.loss == Loss::CrossEntropy && cfg.spec != "perceptron" {
+            data.train.n_classes().unwrap_or(1).max(data.class_names.as_ref().map_or(0, Vec::len)).max(2)
+        } else {
+            1
+        };
+        if cfg.train.loss == Loss::Bce && data.class_names.as_ref().is_some_and(|c| c.len() > 2) {
+            anyhow::bail!(
+                "--loss bce: the target has {} classes; use cross-entropy",
+                data.class_names.as_ref().map_or(0, Vec::len)
+            );
+        }
+    }
+    let model = build_model(&cfg)?;
+    let dir = match (dir, &a.out) {
+        (Some(d), _) => Some(d),
+        (None, Some(out)) => {
+            let d = RunDir::create(out).context("--out")?;
+            d.write_config(&cfg)?;
+            Some(d)
+        }
+        (None, None) => None,
+    };
+    let result = fit(&cfg, &model, &data, dir.as_ref(), a);
+    if let (Err(_), Some(d), true) = (&result, &dir, fresh) {
+        // No partial run folder is left behind.
+        let _ = std::fs::remove_dir_all(d.path());
+    }
+    let summary = result?;
+    if a.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        print_summary(&summary);
+    }
+    Ok(())
+}
+
+fn fit(cfg: &RunConfig, model: &Model, data: &Prepared, dir: Option<&RunDir>, a: &TrainArgs) -> Result<Value> {
+    let mut trainer = Trainer::new(model, cfg.train.clone()).context("training settings")?;
+    if let (Some(d), Some(_)) = (dir, &a.resume) {
+        d.load_checkpoint(&mut trainer).context("--resume")?;
+    }
+    let per_epoch = match cfg.train.batch_size {
+        Some(b) => data.train.len().div_ceil(b) as u64,
+        None => 1,
+    };
+    let total = match cfg.train.budget {
+        Budget::Epochs(e) => e * per_epoch,
+        Budget::Updates(u) => u,
+    };
+    let progress = Progress::new(total, trainer.state().update, a.quiet);
+    let result = match dir {
+        Some(d) => {
+            let mut writer = RunWriter::new(d);
+            writer.interrupt_after = a.interrupt_after;
+            let mut obs = (progress, writer);
+            let r = trainer.fit(&data.train, &data.val, &mut obs);
+            obs.0.finish();
+            r
+        }
+        None => {
+            let mut obs = (progress, ());
+            let r = trainer.fit(&data.train, &data.val, &mut obs);
+            obs.0.finish();
+            r
+        }
+    };
+    result?;
+    trainer.restore_best();
+    let st = trainer.state();
+    let mut out = Map::new();
+    let loss = (model.spec != ModelSpec::Perceptron).then_some(cfg.train.loss);
+    put_metrics(&mut out, "train", Some(&evaluate(model, &data.train, loss)));
+    put_metrics(&mut out, "val", evaluate_opt(model, &data.val, loss).as_ref());
+    if !data.test.is_empty() {
+        put_metrics(&mut out, "test", Some(&evaluate(model, &data.test, loss)));
+    }
+    out.insert("epochs".into(), json!(st.epoch + u64::from(st.batch > 0)));
+    out.insert("updates".into(), json!(st.update));
+    out.insert("best_update".into(), json!(st.best_update));
+    out.insert("seconds".into(), json!(st.seconds));
+    out.insert("finished".into(), json!(st.finished));
+    if let Some(d) = dir {
+        out.insert("run".into(), json!(d.path().display().to_string()));
+    }
+    if matches!(model.spec, ModelSpec::Linear | ModelSpec::Perceptron) && cfg.n_outputs == 1 {
+        let p = model.parameters();
+        let w: Vec<f64> = p[0].to_vec_f64();
+        let b = p[1].to_vec_f64()[0];
+        let (w, b) = match &cfg.standardizer {
+            Some(s) => s.unstandardize_linear(&w, b)?,
+            None => (w, b),
+        };
+        out.insert("weights".into(), weights_json(&cfg.feature_names, &w));
+        out.insert("bias".into(), json!(b));
+    }
+    Ok(Value::Object(out))
+}
+
+fn evaluate_opt(model: &Model, data: &InMemoryDataset, loss: Option<Loss>) -> Option<Metrics> {
+    (!data.is_empty()).then(|| evaluate(model, data, loss))
+}
+
+/// Feature name → coefficient.
+pub fn weights_json(names: &[String], w: &[f64]) -> Value {
+    Value::Object(names.iter().zip(w).map(|(n, w)| (n.clone(), json!(w))).collect())
+}
+
+fn put_metrics(out: &mut Map<String, Value>, part: &str, m: Option<&Metrics>) {
+    let Some(m) = m else {
+        out.insert(format!("{part}_loss"), Value::Null);
+        return;
+    };
+    out.insert(format!("{part}_loss"), json!(m.loss));
+    for (k, v) in [("accuracy", m.accuracy), ("mse", m.mse), ("mae", m.mae), ("r2", m.r2)] {
+        if let Some(v) = v.filter(|v| v.is_finite()) {
+            out.insert(format!("{part}_{k}"), json!(v));
+        }
+    }
+}
+
+fn print_summary(v: &Value) {
+    let Value::Object(m) = v else { return };
+    for (k, v) in m {
+        match v {
+            Value::Object(w) => {
+                println!("{k}:");
+                for (n, c) in w {
+                    println!("  {n} {c}");
+                }
+            }
+            other => println!("{k} {other}"),
+        }
+    }
+}
+
+fn open_run(run: &Path, data: &str) -> Result<(RunConfig, Model)> {
+    let dir = RunDir::open(run).context("--run")?;
+    let mut cfg = dir.read_config()?;
+    cfg.data.source = data.to_string();
+    let model = build_model(&cfg)?;
+    dir.load_model(&model)?;
+    Ok((cfg, model))
+}
+
+/// `ftheta eval`: the saved best model's scores on every row of SOURCE (an MNIST folder: its test
+/// part).
+pub fn eval(run: &Path, data: &str, as_json: bool) -> Result<()> {
+    let (cfg, model) = open_run(run, data)?;
+    let classes = cfg.class_names.is_some();
+    let ds = rebuild(&cfg.data, &cfg.feature_names, cfg.standardizer.as_ref(), classes, true).context("--data")?;
+    let loss = (model.spec != ModelSpec::Perceptron).then_some(cfg.train.loss);
+    let mut out = Map::new();
+    put_metrics(&mut out, "", Some(&evaluate(&model, &ds, loss)));
+    let out: Map<String, Value> = out.into_iter().map(|(k, v)| (k.trim_start_matches('_').to_string(), v)).collect();
+    let mut out = out;
+    out.insert("rows".into(), json!(ds.len()));
+    if as_json {
+        println!("{}", Value::Object(out));
+    } else {
+        print_summary(&Value::Object(out));
+    }
+    Ok(())
+}
+
+/// `ftheta predict`: one prediction per row of SOURCE, as CSV on stdout or in FILE (written
+/// atomically).
+pub fn predict(run: &Path, data: &str, out: Option<&PathBuf>) -> Result<()> {
+    let (cfg, model) = open_run(run, data)?;
+    let classes = cfg.class_names.is_some();
+    let ds = rebuild(&cfg.data, &cfg.feature_names, cfg.standardizer.as_ref(), classes, false).context("--data")?;
+    let (x, _) = ds.tensors();
+    let z = ftheta_core::no_grad(|| model.forward(&x));
+    let width = z.shape().get(1).copied().unwrap_or(1);
+    let z = z.to_vec();
+    let mut text = String::new();
+    match &cfg.class_names {
+        Some(names) => {
+            text += "class\n";
+            for c in predicted_classes(&z, width) {
+                text += names.get(c).map_or(&c.to_string(), |n| n);
+                text.push('\n');
+            }
+        }
+        None => {
+            text += "prediction\n";
+            for v in z {
+                text += &format!("{v}\n");
+            }
+        }
+    }
+    match out {
+        Some(path) => ftheta_nn::checkpoint::write_atomic(path, text.as_bytes())
+            .with_context(|| format!("--out {}", path.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! Scores of a model on a data set: the loss, and MSE, MAE and R² for regression or accuracy for
+//! classification (argmax of the logits for several classes, `logit > 0` for one).
+
+use ftheta_core::{no_grad, Tensor};
+use ftheta_data::{Dataset, InMemoryDataset, Targets};
+use ftheta_nn::{Loss, Module};
+use serde::{Deserialize, Serialize};
+
+/// Rows per forward pass when scoring, so that memory stays bounded on large data sets.
+const EVAL_BATCH: usize = 4096;
+
+/// A model's scores on one data set.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// The mean loss (for the perceptron: the fraction misclassified).
+    pub loss: f64,
+    /// Mean squared error (regression).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mse: Option<f64>,
+    /// Mean absolute error (regression).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mae: Option<f64>,
+    /// Coefficient of determination 1 − SS_res/SS_tot (regression).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r2: Option<f64>,
+    /// Fraction classified correctly (classification).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+}
+
+/// Puts targets into the shape `loss` compares with predictions: class indices `[B]` become
+/// `[B, 1]` for binary cross-entropy; everything else is unchanged.
+pub fn loss_target(loss: Loss, y: &Tensor) -> Tensor {
+    if loss == Loss::Bce && y.ndim() == 1 {
+        y.reshape(&[-1, 1])
+    } else {
+        y.clone()
+    }
+}
+
+/// The predicted class of each row of `[N, C]` logits: argmax for C > 1, `logit > 0` for C = 1.
+pub fn predicted_classes(logits: &[f32], width: usize) -> Vec<usize> {
+    if width == 1 {
+        return logits.iter().map(|&z| usize::from(z > 0.0)).collect();
+    }
+    logits
+        .chunks_exact(width)
+        .map(|row| {
+            let mut best = 0;
+            for (j, &v) in row.iter().enumerate() {
+                if v > row[best] {
+                    best = j;
+                }
+            }
+            best
+        })
+        .collect()
+}
+
+/// Scores `model` on every row of `data`. `loss: None` scores a perceptron: the loss is then the
+/// fraction of rows on the wrong side of the boundary.
+pub fn evaluate(model: &dyn Module, data: &InMemoryDataset, loss: Option<Loss>) -> Metrics {
+    let n = data.len();
+    if n == 0 {
+        return Metrics::default();
+    }
+    let mut loss_sum = 0.0;
+    let mut preds: Vec<f32> = Vec::with_capacity(n);
+    let mut width = 1;
+    no_grad(|| {
+        let all: Vec<usize> = (0..n).collect();
+        for chunk in all.chunks(EVAL_BATCH) {
+            let (x, y) = data.get_batch(chunk);
+            let z = model.forward(&x);
+            width = z.shape().get(1).copied().unwrap_or(1);
+            if let Some(l) = loss {
+                loss_sum += l.compute(&z, &loss_target(l, &y)).item() as f64 * chunk.len() as f64;
+            }
+            preds.extend(z.to_vec());
+        }
+    });
+    match data.targets() {
+        Targets::Classes(classes) => {
+            let predicted = predicted_classes(&preds, width);
+            let correct = predicted.iter().zip(classes).filter(|(p, c)| p == c).count();
+            let accuracy = correct as f64 / n as f64;
+            let loss = if loss.is_some() { loss_sum / n as f64 } else { 1.0 - accuracy };
+            Metrics { loss, accuracy: Some(accuracy), ..Default::default() }
+        }
+        Targets::Values { data: y, .. } => {
+            let mean = y.iter().map(|&v| v as f64).sum::<f64>() / y.len() as f64;
+            let (mut se, mut ae, mut tot) = (0.0, 0.0, 0.0);
+            for (&p, &t) in preds.iter().zip(y) {
+                let d = p as f64 - t as f64;
+                se += d * d;
+                ae += d.abs();
+                tot += (t as f64 - mean).powi(2);
+            }
+            let m = y.len() as f64;
+            let r2 = if tot > 0.0 { 1.0 - se / tot } else { f64::NAN };
+            let loss = if loss.is_some() { loss_sum / n as f64 } else { f64::NAN };
+            Metrics { loss, mse: Some(se / m), mae: Some(ae / m), r2: Some(r2), accuracy: None }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regression_and_classification_scores() {
+        let lin = ftheta_nn::Linear::from_tensors(
+            Tensor::from_vec(vec![2.0], &[1, 1]),
+            Some(Tensor::scalar(0.0).reshape(&[1])),
+        );
+        let data = InMemoryDataset::new(vec![1.0, 2.0, 3.0], 1, vec![2.0, 4.0, 7.0], 1).unwrap();
+        let m = evaluate(&lin, &data, Some(Loss::Mse));
+        assert!((m.loss - 1.0 / 3.0).abs() < 1e-6 && (m.mse.unwrap() - 1.0 / 3.0).abs() < 1e-6);
+        assert!((m.mae.unwrap() - 1.0 / 3.0).abs() < 1e-6);
+        assert_eq!(predicted_classes(&[0.1, 0.9, 0.5, -1.0], 2), [1, 0]);
+        assert_eq!(predicted_classes(&[0.1, -0.2], 1), [1, 0]);
+    }
+}

@@ -1,0 +1,272 @@
+//! The run folder: everything a training run leaves behind, and what `--resume` needs.
+//!
+//! ```text
+//! config.json                   how to rebuild the model and the data (RunConfig)
+//! history.jsonl                 one Record per evaluation
+//! model.safetensors             the best weights (metadata: spec)
+//! checkpoint/model.safetensors  the weights at the last epoch's end
+//! checkpoint/optimizer.safetensors
+//! checkpoint/best.safetensors   the best weights so far
+//! checkpoint/state.json         TrainState, written last
+//! ```
+//! Every file is written to a temporary name and renamed, and `state.json` goes last, so an
+//! interrupted save leaves the previous checkpoint's state; the weights' metadata carry the update
+//! they belong to and loading checks that it matches `state.json`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ftheta_data::Standardizer;
+use ftheta_nn::checkpoint::write_atomic;
+use ftheta_nn::{Checkpoint, Model, Module};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::trainer::{Observer, Record, TrainConfig, TrainState, Trainer};
+use crate::TrainError;
+
+/// Where the data came from and how it was turned into features and parts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataConfig {
+    /// A CSV path, an MNIST-layout folder or a built-in name, as given.
+    pub source: String,
+    /// The target column.
+    pub target: Option<String>,
+    /// The feature columns asked for (`None`: every column but the target).
+    pub features: Option<Vec<String>>,
+    /// Columns left out.
+    pub drop: Vec<String>,
+    /// Columns one-hot encoded.
+    pub categorical: Vec<String>,
+    /// Whether the target holds classes.
+    pub classification: bool,
+    /// Train, validation and test fractions.
+    pub split: [f64; 3],
+    /// Whether features were standardized (with `RunConfig::standardizer`).
+    pub standardize: bool,
+}
+
+/// `config.json`: everything needed to rebuild the model and its data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// The model spec (`mlp:64,32:relu`, …).
+    pub spec: String,
+    /// Constant initial weight and bias, when not the default initialization.
+    pub init: Option<[f64; 2]>,
+    /// The data.
+    pub data: DataConfig,
+    /// The model's input features, in order (one-hot columns as `column=value`).
+    pub feature_names: Vec<String>,
+    /// Class names for classification.
+    pub class_names: Option<Vec<String>>,
+    /// Outputs of the model.
+    pub n_outputs: usize,
+    /// The standardizer fitted on the training rows.
+    pub standardizer: Option<Standardizer>,
+    /// How the model is trained.
+    pub train: TrainConfig,
+}
+
+/// A run folder.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io { path: path.to_path_buf(), source }
+}
+
+impl RunDir {
+    /// Creates a new run folder; an existing folder that already holds a run is refused.
+    pub fn create(root: impl Into<PathBuf>) -> Result<Self, TrainError> {
+        let root = root.into();
+        if root.join("config.json").exists() {
+            return Err(TrainError::Config(format!(
+                "{} already holds a run; choose another folder or continue it with --resume",
+                root.display()
+            )));
+        }
+        std::fs::create_dir_all(root.join("checkpoint")).map_err(io_err(&root))?;
+        Ok(RunDir { root })
+    }
+
+    /// Opens an existing run folder.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, TrainError> {
+        let root = root.into();
+        if !root.join("config.json").is_file() {
+            return Err(TrainError::Format { path: root, message: "is not a run folder (no config.json)".into() });
+        }
+        Ok(RunDir { root })
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// A file in the folder.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Writes `config.json`.
+    pub fn write_config(&self, config: &RunConfig) -> Result<(), TrainError> {
+        write_json(&self.file("config.json"), config)
+    }
+
+    /// Reads `config.json`.
+    pub fn read_config(&self) -> Result<RunConfig, TrainError> {
+        read_json(&self.file("config.json"))
+    }
+
+    /// Saves the model's current weights as `model.safetensors`, with its spec in the metadata.
+    pub fn save_model(&self, model: &Model) -> Result<(), TrainError> {
+        Ok(Checkpoint::from_module(model)
+            .with_meta("spec", model.spec.to_string())
+            .save(self.file("model.safetensors"))?)
+    }
+
+    /// Loads `model.safetensors` into `model`.
+    pub fn load_model(&self, model: &Model) -> Result<(), TrainError> {
+        let path = self.file("model.safetensors");
+        Ok(Checkpoint::load(&path)?.load_into(model, &path)?)
+    }
+
+    /// Appends one line to `history.jsonl`.
+    pub fn append_history(&self, record: &Record) -> Result<(), TrainError> {
+        let path = self.file("history.jsonl");
+        let line = serde_json::to_string(record).expect("records serialize");
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io_err(&path))?;
+        writeln!(f, "{line}").map_err(io_err(&path))
+    }
+
+    /// The records of `history.jsonl` up to and including update `up_to`.
+    pub fn read_history(&self, up_to: u64) -> Result<Vec<Record>, TrainError> {
+        let path = self.file("history.jsonl");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        let mut out = Vec::new();
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let r: Record = serde_json::from_str(line)
+                .map_err(|e| TrainError::Format { path: path.clone(), message: format!("line {}: {e}", i + 1) })?;
+            if r.update <= up_to {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Rewrites `history.jsonl` with exactly these records (atomically).
+    pub fn write_history(&self, records: &[Record]) -> Result<(), TrainError> {
+        let path = self.file("history.jsonl");
+        let mut text = String::new();
+        for r in records {
+            text += &serde_json::to_string(r).expect("records serialize");
+            text.push('\n');
+        }
+        write_atomic(&path, text.as_bytes()).map_err(io_err(&path))
+    }
+
+    /// Writes the resumable checkpoint of `trainer`, `state.json` last.
+    pub fn save_checkpoint(&self, trainer: &Trainer<'_>) -> Result<(), TrainError> {
+        let dir = self.file("checkpoint");
+        let update = trainer.state().update.to_string();
+        let model = trainer.model();
+        Checkpoint::from_module(model).with_meta("update", update.clone()).save(dir.join("model.safetensors"))?;
+        let mut opt = Checkpoint::new().with_meta("update", update.clone());
+        for (n, t) in trainer.optimizer().state() {
+            opt.insert(n, t);
+        }
+        opt.save(dir.join("optimizer.safetensors"))?;
+        let mut best = Checkpoint::new().with_meta("update", update);
+        if let Some(weights) = trainer.best_weights() {
+            for ((name, p), w) in model.named_parameters().into_iter().zip(weights) {
+                best.insert(name, ftheta_core::Tensor::from_vec(w.clone(), p.shape()));
+            }
+        }
+        best.save(dir.join("best.safetensors"))?;
+        write_json(&dir.join("state.json"), trainer.state())
+    }
+
+    /// Restores the checkpoint into `trainer` (weights, optimizer state, best weights, state and
+    /// the history up to the checkpoint, which is also trimmed on disk).
+    pub fn load_checkpoint(&self, trainer: &mut Trainer<'_>) -> Result<(), TrainError> {
+        let dir = self.file("checkpoint");
+        let state: TrainState = read_json(&dir.join("state.json"))?;
+        let load = |name: &str| -> Result<Checkpoint, TrainError> {
+            let path = dir.join(name);
+            let ck = Checkpoint::load(&path)?;
+            let at = ck.metadata.get("update").and_then(|u| u.parse::<u64>().ok());
+            if at != Some(state.update) {
+                return Err(TrainError::Format {
+                    path,
+                    message: format!(
+                        "belongs to update {at:?}, state.json to update {} (a save was interrupted)",
+                        state.update
+                    ),
+                });
+            }
+            Ok(ck)
+        };
+        let model_path = dir.join("model.safetensors");
+        load("model.safetensors")?.load_into(trainer.model(), &model_path)?;
+        let opt: HashMap<_, _> = load("optimizer.safetensors")?.to_map();
+        trainer.optimizer_mut().load_state(&opt)?;
+        let best = load("best.safetensors")?;
+        let weights = trainer
+            .model()
+            .named_parameters()
+            .iter()
+            .map(|(n, _)| best.get(n).map(|t| t.to_vec()))
+            .collect::<Option<Vec<_>>>();
+        let history = self.read_history(state.update)?;
+        self.write_history(&history)?;
+        trainer.resume(state, weights, history);
+        Ok(())
+    }
+}
+
+/// Writes the run folder as training goes: history lines, the best model, checkpoints. With
+/// `interrupt_after`, stops training after that many epochs as if the process had been killed.
+pub struct RunWriter<'a> {
+    dir: &'a RunDir,
+    /// Stop after this many completed epochs (for testing `--resume`).
+    pub interrupt_after: Option<u64>,
+}
+
+impl<'a> RunWriter<'a> {
+    /// A writer into `dir`.
+    pub fn new(dir: &'a RunDir) -> Self {
+        RunWriter { dir, interrupt_after: None }
+    }
+}
+
+impl Observer for RunWriter<'_> {
+    fn on_eval(&mut self, record: &Record, improved: bool, model: &Model) -> Result<(), TrainError> {
+        self.dir.append_history(record)?;
+        if improved {
+            self.dir.save_model(model)?;
+        }
+        Ok(())
+    }
+
+    fn on_epoch_end(&mut self, trainer: &Trainer<'_>) -> Result<bool, TrainError> {
+        self.dir.save_checkpoint(trainer)?;
+        Ok(self.interrupt_after.map_or(true, |n| trainer.state().epoch < n))
+    }
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
+    let text = serde_json::to_string_pretty(value).expect("plain data serializes");
+    write_atomic(path, text.as_bytes()).map_err(io_err(path))
+}
+
+fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    serde_json::from_str(&text).map_err(|e| TrainError::Format { path: path.to_path_buf(), message: e.to_string() })
+}
