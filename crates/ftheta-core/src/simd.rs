@@ -6,6 +6,9 @@
 //! SIMD code, and the loops run with AVX2 + FMA where the processor has them (checked once at run
 //! time, so the binary still runs on any x86-64).
 
+// The coefficients are written as published, with more digits than f32 keeps.
+#![allow(clippy::excessive_precision)]
+
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 const LN2_HI: f32 = 0.693_359_4;
 const LN2_LO: f32 = -2.121_944_4e-4;
