@@ -164,7 +164,7 @@ mod tests {
         crate::manual_seed(3);
         let a = Tensor::randn(&[420, 400]);
         let b = Tensor::randn(&[400, 410]);
-        assert!(420 * 400 * 410 >= crate::dtype::GEMM_PARALLEL_MIN, "the test must exercise the threaded path");
+        const { assert!(420 * 400 * 410 >= crate::dtype::GEMM_PARALLEL_MIN, "the test must exercise the threaded path") };
         let (av, bv) = (a.to_vec(), b.to_vec());
         // Tensors are !Send, so each pool builds its own from the plain data.
         let run = |threads| {
