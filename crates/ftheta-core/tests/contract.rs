@@ -32,3 +32,10 @@ fn reshape_accepts_literals_and_inferred_sizes() {
     assert_eq!(x.reshape(s).shape(), &[6, 1]);
     assert_eq!((2.0 * &x).sum().item(), 30.0);
 }
+
+#[test]
+fn a_vector_is_its_own_transpose() {
+    let v = Tensor::from_vec(vec![1.0, 2.0], &[2]);
+    assert_eq!(v.t().shape(), &[2]);
+    assert_eq!(Tensor::scalar(3.0).t().item(), 3.0);
+}

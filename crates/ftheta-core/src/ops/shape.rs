@@ -112,9 +112,14 @@ impl<T: Float> Tensor<T> {
         self.permute(&perm)
     }
 
-    /// The transpose of a matrix (`.t()` in PyTorch): swaps the last two dimensions.
+    /// The transpose of a matrix (`.t()` in PyTorch): swaps the last two dimensions; a vector
+    /// or scalar comes back unchanged.
     #[track_caller]
     pub fn t(&self) -> Self {
+        // As in PyTorch, a vector or a scalar is its own transpose.
+        if self.ndim() < 2 {
+            return self.clone();
+        }
         self.transpose(-2, -1)
     }
 
