@@ -59,18 +59,23 @@ pub fn load(cfg: &DataConfig, with_target: bool) -> Result<Loaded> {
     }
     let table = match src {
         "xor" => builtin::xor(),
-        "deliveries" | "digits" | "iris" if !path.exists() => {
+        "deliveries" if !path.exists() => {
+            // Compiled into the binary: works from any folder, with no download.
+            if !options.categorical.iter().any(|c| c == "day") {
+                options.categorical.push("day".into());
+            }
+            if options.target.is_none() && with_target {
+                options.target = Some("time_to_delivery".into());
+            }
+            let mut table = ftheta_data::parse_csv("deliveries.csv", builtin::DELIVERIES_CSV, &options)?;
+            if !with_target {
+                table.target_name = None;
+            }
+            table
+        }
+        "digits" | "iris" if !path.exists() => {
             let file = builtin_path(src)?;
             let mut table = match src {
-                "deliveries" => {
-                    if !options.categorical.iter().any(|c| c == "day") {
-                        options.categorical.push("day".into());
-                    }
-                    if options.target.is_none() && with_target {
-                        options.target = Some("time_to_delivery".into());
-                    }
-                    ftheta_data::read_csv(&file, &options)?
-                }
                 "digits" => builtin::digits_from(&file)?,
                 _ => builtin::iris_from(&file)?,
             };
