@@ -383,6 +383,10 @@ fn number(file: &str, name: &str, rows: &[StringRecord], row: &StringRecord, j: 
     }
 }
 
+/// The most classes a target may have. Class indices name their own class, so one stray large
+/// number (an ID column taken for the target) would otherwise allocate a name for every index below.
+pub const MAX_CLASSES: usize = 1 << 16;
+
 /// Class indices for column `t` and the name of each class. Numbers must be whole and >= 0 and
 /// index themselves; any other label is numbered by its place among the sorted labels.
 fn classes(file: &str, name: &str, rows: &[StringRecord], t: usize) -> Result<(Vec<f64>, Vec<String>)> {
@@ -398,12 +402,21 @@ fn classes(file: &str, name: &str, rows: &[StringRecord], t: usize) -> Result<(V
     let mut ys = Vec::with_capacity(rows.len());
     for r in rows {
         let v = number(file, name, rows, r, t)?;
-        if v < 0.0 || v.fract() != 0.0 || v > u32::MAX as f64 {
+        if v < 0.0 || v.fract() != 0.0 {
             return Err(DataError::NotAClassIndex {
                 file: file.into(),
                 line: line_of(r),
                 column: name.into(),
                 value: r[t].into(),
+            });
+        }
+        if v >= MAX_CLASSES as f64 {
+            return Err(DataError::TooManyClasses {
+                file: file.into(),
+                line: line_of(r),
+                column: name.into(),
+                value: r[t].into(),
+                limit: MAX_CLASSES,
             });
         }
         ys.push(v);

@@ -109,6 +109,20 @@ pub enum DataError {
         /// The cell as written.
         value: String,
     },
+    /// A class index so large that its classes would not fit in memory (an ID column, most likely).
+    #[error("{file} line {line}, column {column}: class index {value} is too large (at most {limit} classes)")]
+    TooManyClasses {
+        /// The file.
+        file: String,
+        /// 1-based line of the cell.
+        line: u64,
+        /// The column's name.
+        column: String,
+        /// The cell as written.
+        value: String,
+        /// The most classes allowed.
+        limit: usize,
+    },
     /// A column name given in the options that the file does not have.
     #[error("{file} has no column '{column}' (given as {role}); its columns are: {}", available.join(", "))]
     UnknownColumn {
