@@ -42,6 +42,9 @@ pub enum Shape {
     Ring,
 }
 
+/// A filled rectangle: two opposite corners and its colour.
+pub type Cell = ((f64, f64), (f64, f64), RGBColor);
+
 /// One thing drawn in a chart, in data coordinates.
 #[derive(Clone, Debug)]
 pub enum Layer {
@@ -92,7 +95,7 @@ pub enum Layer {
     /// Filled axis-aligned rectangles (heat maps, decision regions).
     Cells {
         /// Corners and fill colour of each cell.
-        cells: Vec<((f64, f64), (f64, f64), RGBColor)>,
+        cells: Vec<Cell>,
     },
     /// Vertical bars centred on x.
     Bars {
@@ -332,7 +335,7 @@ fn clip(a: (f64, f64), b: (f64, f64), x: (f64, f64), y: (f64, f64)) -> Option<[(
             }
         }
     }
-    (t0 <= t1).then(|| [(a.0 + t0 * dx, a.1 + t0 * dy), (a.0 + t1 * dx, a.1 + t1 * dy)])
+    (t0 <= t1).then_some([(a.0 + t0 * dx, a.1 + t0 * dy), (a.0 + t1 * dx, a.1 + t1 * dy)])
 }
 
 /// The pieces of a polyline inside the box, each a polyline.
@@ -664,7 +667,7 @@ mod tests {
     fn numbers_read_well() {
         assert_eq!(sig(0.0921, 3), "0.0921");
         assert_eq!(sig(12.0, 3), "12");
-        assert_eq!(sig(1234.5, 3), "1235");
+        assert_eq!(sig(1234.6, 3), "1235");
         assert_eq!(sig(3.2e-5, 2), "3.2e-5");
         assert_eq!(sig(1.5e9, 3), "1.5e9");
     }

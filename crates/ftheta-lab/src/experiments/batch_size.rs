@@ -21,11 +21,17 @@ use crate::LabConfig;
 /// The lecture's mini-batch sizes (the full batch is always added).
 pub const DEFAULT_BATCHES: [usize; 3] = [32, 5, 1];
 
+/// A view of a curve: title, x label, and which sample field is x.
+type View = (&'static str, &'static str, fn(&Sample) -> f64);
+
+/// `(updates, epochs, seconds, L − L*)`.
+type Sample = (f64, f64, f64, f64);
+
 /// One training run: `(updates, epochs, seconds, L − L*)` samples.
 struct Run {
     batch: usize,
     shuffled: bool,
-    curve: Vec<(f64, f64, f64, f64)>,
+    curve: Vec<Sample>,
     updates: usize,
     seconds: f64,
 }
@@ -118,7 +124,7 @@ pub fn run_batch_size(cfg: &LabConfig) -> Result<Section> {
     };
     let colour =
         |i: usize, r: &Run| if r.shuffled { palette::series(i) } else { palette::lighten(palette::series(i), 0.55) };
-    let views: [(&str, &str, fn(&(f64, f64, f64, f64)) -> f64); 3] = [
+    let views: [View; 3] = [
         ("against updates", "updates", |c| c.0),
         ("against epochs", "epochs (passes over the training set)", |c| c.1),
         ("against time", "seconds of training", |c| c.2),

@@ -22,6 +22,9 @@ pub const INPUTS: [[f64; 2]; 4] = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0
 pub const GATES: [(&str, [f64; 4]); 3] =
     [("AND", [0.0, 0.0, 0.0, 1.0]), ("OR", [0.0, 1.0, 1.0, 1.0]), ("XOR", [0.0, 1.0, 1.0, 0.0])];
 
+/// The network's learning rate (plain gradient descent).
+const XOR_LR: f64 = 2.0;
+
 fn step(v: f64) -> f64 {
     if v >= 0.0 {
         1.0
@@ -87,16 +90,18 @@ fn network() -> Sequential {
     ))
 }
 
-/// Trains the network on XOR by full-batch gradient descent on the logistic loss; restarts from
-/// the next seed when a run ends in a flat spot (rare with tanh units, but possible).
-fn train_xor(seed: u64, updates: usize) -> (Sequential, u64, usize, f64, f64) {
+/// Trains the network on XOR by full-batch gradient descent (η = 2) on the logistic loss, and
+/// restarts from the next seed when a run ends in XOR's well-known local minimum (two inputs
+/// left at p = ½): about one start in four gets stuck there, so ten starts practically always
+/// include a good one, and the report says how many were needed.
+fn train_xor(seed: u64, updates: usize, max_restarts: u64) -> (Sequential, u64, usize, f64, f64) {
     let x = Tensor::from_vec(INPUTS.iter().flatten().map(|&v| v as f32).collect(), &[4, 2]);
     let t = Tensor::from_vec(vec![0.0, 1.0, 1.0, 0.0], &[4, 1]);
     let mut attempt = 0;
     loop {
         manual_seed(seed + attempt);
         let net = network();
-        let mut opt = Sgd::new(net.parameters(), 0.5).expect("a valid rate");
+        let mut opt = Sgd::new(net.parameters(), XOR_LR).expect("a valid rate");
         let mut last = f64::NAN;
         for _ in 0..updates {
             opt.zero_grad();
@@ -108,7 +113,7 @@ fn train_xor(seed: u64, updates: usize) -> (Sequential, u64, usize, f64, f64) {
         let out = net.forward(&x).to_vec();
         let correct = out.iter().zip([0.0, 1.0, 1.0, 0.0]).filter(|(o, t)| ((**o >= 0.0) as i32 as f64) == *t).count();
         let acc = correct as f64 / 4.0;
-        if acc == 1.0 || attempt >= 9 {
+        if acc == 1.0 || attempt >= max_restarts {
             return (net, seed + attempt, attempt as usize, acc, last);
         }
         attempt += 1;
@@ -169,8 +174,8 @@ pub fn run_perceptron(cfg: &LabConfig) -> Result<Section> {
         ));
     }
 
-    let updates = cfg.pick(3000, 1500);
-    let (net, seed_used, restarts, net_acc, net_loss) = train_xor(cfg.seed, updates);
+    let updates = 2000;
+    let (net, seed_used, restarts, net_acc, net_loss) = train_xor(cfg.seed, updates, 9);
     let score = |x1: f64, x2: f64| net.forward(&Tensor::from_vec(vec![x1 as f32, x2 as f32], &[1, 2])).item() as f64;
     charts.push(boundary_chart(&format!("2-2-1 network on XOR: {}% correct", s(100.0 * net_acc)), &GATES[2].1, &score));
     let fig = plot::save(
@@ -186,7 +191,7 @@ pub fn run_perceptron(cfg: &LabConfig) -> Result<Section> {
     let xor_perc = gates["XOR"]["perceptron"]["final_accuracy"].as_f64().unwrap_or(0.0);
     let results = json!({
         "gates": gates, "perceptron_epochs": epochs, "learning_rate": 1.0,
-        "network": {"layers": "2-2-1, tanh hidden, logistic output", "init": "Xavier uniform", "optimizer": "SGD", "learning_rate": 0.5,
+        "network": {"layers": "2-2-1, sigmoid hidden, logistic output", "init": "PyTorch default", "optimizer": "SGD", "learning_rate": XOR_LR,
                      "updates": updates, "seed": seed_used, "restarts": restarts, "accuracy": net_acc, "final_loss": net_loss},
     });
     let paragraphs = vec![
@@ -196,11 +201,11 @@ pub fn run_perceptron(cfg: &LabConfig) -> Result<Section> {
             .to_string(),
         format!(
             "Rosenblatt's perceptron (step activation, rule w ← w + η(t − y)x, η = 1, from zero) reaches 100 % on AND and OR \
-             and stays at {} % on XOR after {epochs} epochs. A 2-2-1 network with tanh hidden units, trained by \
-             backpropagation (SGD, η = 0.5, {updates} full-batch updates, seed {seed_used}{}), reaches <b>{} %</b> on XOR \
-             (logistic loss {}).",
+             and stays at {} % on XOR after {epochs} epochs. A 2-2-1 network with sigmoid hidden units, trained by \
+             backpropagation (gradient descent, η = {XOR_LR}, {updates} full-batch updates, seed {seed_used}{}), reaches \
+             <b>{} %</b> on XOR (logistic loss {}).",
             s(100.0 * xor_perc),
-            if restarts > 0 { format!(" after {restarts} restarts") } else { String::new() },
+            if restarts > 0 { format!(" after {restarts} stuck start(s)") } else { String::new() },
             s(100.0 * net_acc),
             s(net_loss)
         ),
@@ -220,4 +225,20 @@ pub fn run_perceptron(cfg: &LabConfig) -> Result<Section> {
         files: vec![],
         results,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_xor_network_converges_from_many_seeds() {
+        let mut restarts = 0;
+        for seed in 0..20 {
+            let (_, _, r, acc, _) = train_xor(seed, 2000, 9);
+            assert_eq!(acc, 1.0, "seed {seed}");
+            restarts += r;
+        }
+        assert!(restarts <= 20, "{restarts} restarts over 20 seeds");
+    }
 }
