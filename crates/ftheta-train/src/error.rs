@@ -23,6 +23,12 @@ pub enum TrainError {
         /// For MSE on a linear model, the largest stable full-batch rate 2/λ_max.
         stable_lr: Option<f64>,
     },
+    /// Training was stopped on request ([`crate::Observer::interrupted`]) after a checkpoint.
+    #[error("interrupted at update {update}")]
+    Interrupted {
+        /// Updates done.
+        update: u64,
+    },
     /// Settings that do not fit together or with the data.
     #[error("{0}")]
     Config(String),

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod memory;
 pub mod metrics;
 pub mod perceptron;
 pub mod progress;

@@ -9,11 +9,15 @@
 //! checkpoint/best.safetensors   the best weights so far
 //! checkpoint/state.json         TrainState, written last
 //! ```
-//! Every file is written to a temporary name and renamed, and `state.json` goes last, so an
-//! interrupted save leaves the previous checkpoint's state; the weights' metadata carry the update
-//! they belong to and loading checks that it matches `state.json`.
+//! Every file is written to a temporary name and renamed. A checkpoint is written whole into
+//! `checkpoint.new/` (`state.json` last), then the old `checkpoint/` is renamed to
+//! `checkpoint.old/` and `checkpoint.new/` to `checkpoint/`; renames are atomic, so a process
+//! killed at any moment leaves a complete `checkpoint/` or, between the two renames, a complete
+//! `checkpoint.old/`, which loading then uses. The weights' metadata carry the update they belong
+//! to and loading checks that it matches `state.json`. A run killed before its first checkpoint
+//! resumes from the start. `history.jsonl` is appended to; lines past the checkpoint (and a torn
+//! last line) are dropped when resuming.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -88,7 +92,7 @@ impl RunDir {
                 root.display()
             )));
         }
-        std::fs::create_dir_all(root.join("checkpoint")).map_err(io_err(&root))?;
+        std::fs::create_dir_all(&root).map_err(io_err(&root))?;
         Ok(RunDir { root })
     }
 
@@ -150,8 +154,13 @@ impl RunDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(io_err(&path)(e)),
         };
+        // A process killed while appending leaves a last line without its newline: not an error.
+        let complete = match text.rfind('\n') {
+            Some(end) => &text[..=end],
+            None => "",
+        };
         let mut out = Vec::new();
-        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        for (i, line) in complete.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let r: Record = serde_json::from_str(line)
                 .map_err(|e| TrainError::Format { path: path.clone(), message: format!("line {}: {e}", i + 1) })?;
             if r.update <= up_to {
@@ -172,31 +181,57 @@ impl RunDir {
         write_atomic(&path, text.as_bytes()).map_err(io_err(&path))
     }
 
-    /// Writes the resumable checkpoint of `trainer`, `state.json` last.
+    /// Writes the resumable checkpoint of `trainer` (see the module's notes on how a kill at any
+    /// moment leaves a complete one).
     pub fn save_checkpoint(&self, trainer: &Trainer<'_>) -> Result<(), TrainError> {
-        let dir = self.file("checkpoint");
+        let (dir, new, old) = (self.file("checkpoint"), self.file("checkpoint.new"), self.file("checkpoint.old"));
+        if new.exists() {
+            std::fs::remove_dir_all(&new).map_err(io_err(&new))?;
+        }
+        std::fs::create_dir_all(&new).map_err(io_err(&new))?;
         let update = trainer.state().update.to_string();
         let model = trainer.model();
-        Checkpoint::from_module(model).with_meta("update", update.clone()).save(dir.join("model.safetensors"))?;
+        Checkpoint::from_module(model).with_meta("update", update.clone()).save(new.join("model.safetensors"))?;
         let mut opt = Checkpoint::new().with_meta("update", update.clone());
         for (n, t) in trainer.optimizer().state() {
             opt.insert(n, t);
         }
-        opt.save(dir.join("optimizer.safetensors"))?;
+        opt.save(new.join("optimizer.safetensors"))?;
         let mut best = Checkpoint::new().with_meta("update", update);
         if let Some(weights) = trainer.best_weights() {
             for ((name, p), w) in model.named_parameters().into_iter().zip(weights) {
                 best.insert(name, ftheta_core::Tensor::from_vec(w.clone(), p.shape()));
             }
         }
-        best.save(dir.join("best.safetensors"))?;
-        write_json(&dir.join("state.json"), trainer.state())
+        best.save(new.join("best.safetensors"))?;
+        write_json(&new.join("state.json"), trainer.state())?;
+        if dir.exists() {
+            if old.exists() {
+                std::fs::remove_dir_all(&old).map_err(io_err(&old))?;
+            }
+            std::fs::rename(&dir, &old).map_err(io_err(&dir))?;
+        }
+        std::fs::rename(&new, &dir).map_err(io_err(&new))?;
+        // The renames reach the disk too (for power loss; a killed process needs no sync).
+        if let Ok(root) = std::fs::File::open(&self.root) {
+            let _ = root.sync_all();
+        }
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(io_err(&old))?;
+        }
+        Ok(())
     }
 
-    /// Restores the checkpoint into `trainer` (weights, optimizer state, best weights, state and
-    /// the history up to the checkpoint, which is also trimmed on disk).
-    pub fn load_checkpoint(&self, trainer: &mut Trainer<'_>) -> Result<(), TrainError> {
-        let dir = self.file("checkpoint");
+    /// The folder of the last complete checkpoint: `checkpoint/`, or `checkpoint.old/` when a save
+    /// was killed between its two renames; `None` before the first checkpoint.
+    pub fn checkpoint_dir(&self) -> Option<PathBuf> {
+        ["checkpoint", "checkpoint.old"].iter().map(|d| self.file(d)).find(|d| d.join("state.json").is_file())
+    }
+
+    /// Reads the last complete checkpoint's state and checks that each of its files loads and
+    /// belongs to the same update; `None` before the first checkpoint.
+    pub fn read_checkpoint(&self) -> Result<Option<(TrainState, CheckpointFiles)>, TrainError> {
+        let Some(dir) = self.checkpoint_dir() else { return Ok(None) };
         let state: TrainState = read_json(&dir.join("state.json"))?;
         let load = |name: &str| -> Result<Checkpoint, TrainError> {
             let path = dir.join(name);
@@ -205,30 +240,52 @@ impl RunDir {
             if at != Some(state.update) {
                 return Err(TrainError::Format {
                     path,
-                    message: format!(
-                        "belongs to update {at:?}, state.json to update {} (a save was interrupted)",
-                        state.update
-                    ),
+                    message: format!("belongs to update {at:?}, state.json to update {}", state.update),
                 });
             }
             Ok(ck)
         };
-        let model_path = dir.join("model.safetensors");
-        load("model.safetensors")?.load_into(trainer.model(), &model_path)?;
-        let opt: HashMap<_, _> = load("optimizer.safetensors")?.to_map();
-        trainer.optimizer_mut().load_state(&opt)?;
-        let best = load("best.safetensors")?;
+        let files = CheckpointFiles {
+            model: load("model.safetensors")?,
+            optimizer: load("optimizer.safetensors")?,
+            best: load("best.safetensors")?,
+            dir: dir.clone(),
+        };
+        Ok(Some((state, files)))
+    }
+
+    /// Restores the last checkpoint into `trainer` (weights, optimizer state, best weights, state
+    /// and the history up to the checkpoint, which is also trimmed on disk). Without a checkpoint
+    /// (a run stopped before its first) the trainer is left at the start and the history emptied.
+    pub fn load_checkpoint(&self, trainer: &mut Trainer<'_>) -> Result<(), TrainError> {
+        let Some((state, files)) = self.read_checkpoint()? else {
+            return self.write_history(&[]);
+        };
+        files.model.load_into(trainer.model(), &files.dir.join("model.safetensors"))?;
+        trainer.optimizer_mut().load_state(&files.optimizer.to_map())?;
         let weights = trainer
             .model()
             .named_parameters()
             .iter()
-            .map(|(n, _)| best.get(n).map(|t| t.to_vec()))
+            .map(|(n, _)| files.best.get(n).map(|t| t.to_vec()))
             .collect::<Option<Vec<_>>>();
         let history = self.read_history(state.update)?;
         self.write_history(&history)?;
         trainer.resume(state, weights, history);
         Ok(())
     }
+}
+
+/// The three weight files of a checkpoint, read and checked against its `state.json`.
+pub struct CheckpointFiles {
+    /// The folder they were read from.
+    pub dir: PathBuf,
+    /// The model's weights.
+    pub model: Checkpoint,
+    /// The optimizer's state.
+    pub optimizer: Checkpoint,
+    /// The best weights so far (empty before the first evaluation).
+    pub best: Checkpoint,
 }
 
 /// Writes the run folder as training goes: history lines, the best model, checkpoints. With

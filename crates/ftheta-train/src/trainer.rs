@@ -223,6 +223,13 @@ pub trait Observer {
     fn on_epoch_end(&mut self, _trainer: &Trainer<'_>) -> Result<bool, TrainError> {
         Ok(true)
     }
+    /// Asked after every update (and its evaluation, if one is due): `true` stops training there.
+    /// [`Observer::on_epoch_end`] is then called with the state mid-epoch, so that a checkpoint can
+    /// be saved, and [`Trainer::fit`] returns [`TrainError::Interrupted`]. A run resumed from that
+    /// checkpoint ends with the same weights and history as one never stopped.
+    fn interrupted(&self) -> bool {
+        false
+    }
 }
 
 /// An observer that does nothing.
@@ -240,6 +247,9 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     }
     fn on_epoch_end(&mut self, trainer: &Trainer<'_>) -> Result<bool, TrainError> {
         Ok(self.0.on_epoch_end(trainer)? & self.1.on_epoch_end(trainer)?)
+    }
+    fn interrupted(&self) -> bool {
+        self.0.interrupted() || self.1.interrupted()
     }
 }
 
@@ -346,7 +356,8 @@ impl<'m> Trainer<'m> {
     }
 
     /// Trains until the budget is spent, early stopping triggers or the observer says stop.
-    /// Returns a [`TrainError::Diverged`] as soon as a loss is NaN or infinite.
+    /// Returns a [`TrainError::Diverged`] as soon as a loss is NaN or infinite, and
+    /// [`TrainError::Interrupted`] when [`Observer::interrupted`] stopped it before the end.
     pub fn fit(
         &mut self,
         train: &InMemoryDataset,
@@ -366,6 +377,7 @@ impl<'m> Trainer<'m> {
         let start = Instant::now();
         let base_seconds = self.state.seconds;
         let seconds = |start: &Instant| base_seconds + start.elapsed().as_secs_f64();
+        let mut interrupted = false;
         while !self.state.finished {
             let order = loader.order(self.state.epoch);
             let chunks: Vec<&[usize]> = order.chunks(batch).collect();
@@ -389,6 +401,11 @@ impl<'m> Trainer<'m> {
                         break;
                     }
                 }
+                // After the evaluation due at this update, so that a resumed run does not miss it.
+                if obs.interrupted() {
+                    interrupted = true;
+                    break;
+                }
             }
             if self.state.batch as usize >= chunks.len() {
                 self.state.epoch += 1;
@@ -410,6 +427,9 @@ impl<'m> Trainer<'m> {
             self.state.seconds = seconds(&start);
             if !obs.on_epoch_end(self)? {
                 break;
+            }
+            if interrupted && !self.state.finished {
+                return Err(TrainError::Interrupted { update: self.state.update });
             }
         }
         Ok(())
