@@ -80,8 +80,13 @@ fn main() -> ExitCode {
     match std::panic::catch_unwind(|| run(cli)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
-            eprintln!("error: {}", message(&e));
-            ExitCode::from(exit_code(&e))
+            let code = exit_code(&e);
+            if code == train::EXIT_INTERRUPTED {
+                eprintln!("{}", message(&e));
+            } else {
+                eprintln!("error: {}", message(&e));
+            }
+            ExitCode::from(code)
         }
         Err(_) => ExitCode::from(101),
     }
@@ -103,10 +108,13 @@ fn message(e: &anyhow::Error) -> String {
     out
 }
 
-/// 1 when training failed while running (divergence, a run folder that cannot be written), 2 for
-/// bad input or flags.
+/// 1 when training failed while running (divergence, a run folder that cannot be written), 130
+/// when Ctrl-C stopped it (after saving a checkpoint), 2 for bad input or flags.
 fn exit_code(e: &anyhow::Error) -> u8 {
     use ftheta_train::TrainError;
+    if e.chain().any(|c| matches!(c.downcast_ref::<TrainError>(), Some(TrainError::Interrupted { .. }))) {
+        return train::EXIT_INTERRUPTED;
+    }
     let running = e
         .chain()
         .any(|c| matches!(c.downcast_ref::<TrainError>(), Some(TrainError::Diverged { .. } | TrainError::Io { .. })));

@@ -1,14 +1,16 @@
 //! `ftheta train`, `ftheta eval` and `ftheta predict`.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use ftheta_data::{Dataset, InMemoryDataset};
 use ftheta_nn::{Init, Loss, Model, ModelSpec, Module};
+use ftheta_train::memory::{available_memory, MemoryEstimate};
 use ftheta_train::metrics::{evaluate, predicted_classes, Metrics};
 use ftheta_train::progress::Progress;
 use ftheta_train::run::{DataConfig, RunConfig, RunDir, RunWriter};
-use ftheta_train::{Budget, EvalEvery, TrainConfig, Trainer};
+use ftheta_train::{Budget, EvalEvery, Observer, TrainConfig, TrainError, Trainer};
 use serde_json::{json, Map, Value};
 
 use crate::args::TrainArgs;
@@ -70,8 +72,61 @@ fn build_model(cfg: &RunConfig) -> Result<Model> {
     spec.build(cfg.feature_names.len(), cfg.n_outputs, init).context("--model")
 }
 
-/// `ftheta train`.
+/// Set by Ctrl-C (SIGINT): training stops after the update under way and saves a checkpoint.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// The exit code of a run stopped by Ctrl-C, as a shell reports a process killed by SIGINT.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Tells the trainer to stop once Ctrl-C was pressed.
+struct CtrlC;
+
+impl Observer for CtrlC {
+    fn interrupted(&self) -> bool {
+        INTERRUPTED.load(Ordering::Relaxed)
+    }
+}
+
+/// Ctrl-C sets [`INTERRUPTED`]; a second one exits at once.
+fn catch_ctrl_c() {
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::Relaxed) {
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+    });
+}
+
+/// A path as a shell argument: quoted when it holds anything but plain characters.
+fn shell_quote(p: &Path) -> String {
+    let s = p.display().to_string();
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:@,".contains(c)) {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Fails at once when training would need more memory than the machine has available.
+fn check_memory(cfg: &RunConfig, data: &Prepared, a: &TrainArgs) -> Result<()> {
+    let (Ok(spec), Some(available)) = (cfg.spec.parse::<ModelSpec>(), available_memory()) else { return Ok(()) };
+    if spec.num_parameters(cfg.feature_names.len(), cfg.n_outputs) > ftheta_nn::spec::MAX_PARAMETERS as u128 {
+        return Ok(()); // refused with its size when built
+    }
+    let rows = data.train.len().max(1);
+    let batch = cfg.train.batch_size.map_or(rows, |b| b.min(rows));
+    let e = MemoryEstimate::new(&spec, cfg.feature_names.len(), cfg.n_outputs, batch, cfg.train.optimizer);
+    let flags = match (&a.resume, cfg.train.batch_size) {
+        (Some(_), _) => format!("the run's model {} with batches of {batch} rows", cfg.spec),
+        (None, Some(_)) => format!("--model {} with --batch-size {batch}", cfg.spec),
+        (None, None) => format!("--model {} with --batch-size full ({batch} rows)", cfg.spec),
+    };
+    Ok(e.check(available, &flags)?)
+}
+
+/// `ftheta train`. Ctrl-C stops it after the update under way, saves a checkpoint, prints the
+/// command that resumes and exits with code 130.
 pub fn train(a: &TrainArgs) -> Result<()> {
+    catch_ctrl_c();
     let (mut cfg, dir, fresh) = match &a.resume {
         Some(d) => {
             let dir = RunDir::open(d).context("--resume")?;
@@ -100,6 +155,7 @@ pub fn train(a: &TrainArgs) -> Result<()> {
             );
         }
     }
+    check_memory(&cfg, &data, a)?;
     let model = build_model(&cfg)?;
     let dir = match (dir, &a.out) {
         (Some(d), _) => Some(d),
@@ -111,6 +167,18 @@ pub fn train(a: &TrainArgs) -> Result<()> {
         (None, None) => None,
     };
     let result = fit(&cfg, &model, &data, dir.as_ref(), a);
+    if let Err(e) = &result {
+        if let Some(TrainError::Interrupted { update }) = e.downcast_ref::<TrainError>() {
+            let what = match &dir {
+                Some(d) => format!(
+                    "interrupted at update {update}; the checkpoint is saved. Continue with:\n  ftheta train --resume {}",
+                    shell_quote(d.path())
+                ),
+                None => format!("interrupted at update {update} (nothing saved: train with --out DIR to be able to resume)"),
+            };
+            return Err(anyhow::Error::new(TrainError::Interrupted { update: *update }).context(what));
+        }
+    }
     if let (Err(_), Some(d), true) = (&result, &dir, fresh) {
         // No partial run folder is left behind.
         let _ = std::fs::remove_dir_all(d.path());
@@ -142,19 +210,19 @@ fn fit(cfg: &RunConfig, model: &Model, data: &Prepared, dir: Option<&RunDir>, a:
         Some(d) => {
             let mut writer = RunWriter::new(d);
             writer.interrupt_after = a.interrupt_after;
-            let mut obs = (progress, writer);
+            let mut obs = ((progress, writer), CtrlC);
             let r = trainer.fit(&data.train, &data.val, &mut obs);
-            obs.0.finish();
+            obs.0 .0.finish();
             r
         }
         None => {
-            let mut obs = (progress, ());
+            let mut obs = (progress, CtrlC);
             let r = trainer.fit(&data.train, &data.val, &mut obs);
             obs.0.finish();
             r
         }
     };
-    result?;
+    result.map_err(anyhow::Error::new)?;
     trainer.restore_best();
     let st = trainer.state();
     let mut out = Map::new();
