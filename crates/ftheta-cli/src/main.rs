@@ -23,6 +23,10 @@ enum Command {
     /// Print the computation graph of a tiny model's loss (y = w·x + b) as Graphviz dot.
     Graph,
     /// Train a model on data; write a run folder with --out.
+    #[command(after_help = "Ctrl-C stops after the update under way, saves a checkpoint in the run folder, prints \
+the command that resumes it and exits with code 130 (a second Ctrl-C exits at once).\n\
+Exit codes: 0 done, 1 failed while training (diverged, run folder not writable), 2 bad input or flags, \
+130 interrupted.")]
     Train(Box<args::TrainArgs>),
     /// Score a run's best model on data.
     Eval {
