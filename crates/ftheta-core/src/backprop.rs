@@ -41,6 +41,11 @@ pub(crate) enum Op<T: Float> {
     /// Max or min over some dims; the shape with those dims kept as 1.
     Extremum(Tensor<T>, Dims),
     MatMul(Tensor<T>, Tensor<T>),
+    /// `x·Wᵀ + b` (input, weight, optional bias).
+    Linear(Tensor<T>, Tensor<T>, Option<Tensor<T>>),
+    /// Mean cross-entropy of logits against class indices: the softmax of each row and the
+    /// target classes, saved by the forward pass.
+    CrossEntropy(Tensor<T>, Rc<[T]>, Rc<[usize]>),
     Reshape(Tensor<T>),
     Permute(Tensor<T>, Dims),
     Broadcast(Tensor<T>),
@@ -82,6 +87,8 @@ impl<T: Float> Op<T> {
             Op::Sum(..) => "SumBackward",
             Op::Extremum(..) => "MaxMinBackward",
             Op::MatMul(..) => "MmBackward",
+            Op::Linear(..) => "AddmmBackward",
+            Op::CrossEntropy(..) => "NllLossBackward",
             Op::Reshape(..) => "ReshapeBackward",
             Op::Permute(..) => "PermuteBackward",
             Op::Broadcast(..) => "ExpandBackward",
@@ -99,6 +106,13 @@ impl<T: Float> Op<T> {
     pub(crate) fn for_each_input(&self, mut f: impl FnMut(&Tensor<T>)) {
         match self {
             Op::Cat(ts, _) => ts.iter().for_each(f),
+            Op::Linear(x, w, b) => {
+                f(x);
+                f(w);
+                if let Some(b) = b {
+                    f(b);
+                }
+            }
             Op::Add(a, b)
             | Op::Sub(a, b)
             | Op::Mul(a, b)
@@ -126,6 +140,7 @@ impl<T: Float> Op<T> {
                 vec![a, b]
             }
             Op::Cat(ts, _) => ts.iter().collect(),
+            Op::Linear(x, w, b) => [Some(x), Some(w), b.as_ref()].into_iter().flatten().collect(),
             Op::AddScalar(a)
             | Op::MulScalar(a, _)
             | Op::Neg(a)
@@ -149,6 +164,7 @@ impl<T: Float> Op<T> {
             | Op::Narrow(a, ..)
             | Op::IndexSelect(a, ..)
             | Op::Gather(a, _)
+            | Op::CrossEntropy(a, ..)
             | Op::Softmax(a)
             | Op::LogSoftmax(a)
             | Op::Copy(a) => vec![a],
@@ -276,6 +292,17 @@ impl<T: Float> Op<T> {
                 if b.tracks_grad() {
                     acc(b, a.t().matmul(g).sum_to(b.shape()));
                 }
+            }
+            // Y = X·Wᵀ + b:  ∂L/∂X = G·W, ∂L/∂W = Gᵀ·X, ∂L/∂b = Σ_rows G
+            Op::Linear(x, w, b) => crate::ops::matmul::linear_backward(x, w, b.as_ref(), g, acc),
+            // L = −mean_i log softmax(zᵢ)[yᵢ]:  ∂L/∂zᵢ = (softmax(zᵢ) − onehot(yᵢ))·g/N
+            Op::CrossEntropy(z, p, y) => {
+                let n = y.len();
+                let c = p.len().checked_div(n).unwrap_or(0);
+                let s = g.item() / T::from_f64(n.max(1) as f64);
+                let mut out: Vec<T> = p.iter().map(|&v| v * s).collect();
+                y.iter().enumerate().for_each(|(i, &t)| out[i * c + t] -= s);
+                acc(z, Tensor::from_parts(out, z.shape(), None))
             }
             Op::Reshape(a) => acc(a, g.reshape(a.shape())),
             // the inverse permutation puts each dimension back

@@ -82,6 +82,12 @@ pub trait Float:
 /// square products gain from 512³ on (172 against 110 GFLOP/s).
 pub const GEMM_PARALLEL_MIN: usize = 1 << 26;
 
+/// On two or more threads, products from this many multiply-adds up to [`GEMM_PARALLEL_MIN`] are
+/// cut in two halves of rows or columns, each a single-threaded `gemm` call, run side by side
+/// (`gemm_into` in `ops/matmul.rs`): unlike `gemm`'s own threading this needs no shared packing,
+/// so it pays on the MNIST MLP's products (see ARCHITECTURE.md).
+pub const GEMM_SPLIT_MIN: usize = 1 << 21;
+
 /// `c = alpha·a·b + beta·c` through the `gemm` crate (chosen over `matrixmultiply` by the figures
 /// in ARCHITECTURE.md), multi-threaded on rayon's pool above [`GEMM_PARALLEL_MIN`].
 ///

@@ -476,6 +476,57 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Fused ops: linear (x·Wᵀ + b) and cross-entropy
+
+proptest! {
+    #![proptest_config(cfg())]
+
+    /// `x·Wᵀ + b` with and without bias, on a 2-D input, a 3-D one and a transposed (strided) one.
+    #[test]
+    fn linear(r in 1usize..4, i in 1usize..4, o in 1usize..4, bt in 1usize..3, v in vec(plain(), 60)) {
+        let x = Tensor::from_data(v[..r * i].to_vec(), &[r, i]);
+        let w = Tensor::from_data(v[12..12 + o * i].to_vec(), &[o, i]);
+        let b = Tensor::from_data(v[24..24 + o].to_vec(), &[o]);
+        check_grad(|t| t[0].linear(&t[1], Some(&t[2])), &[x.clone(), w.clone(), b.clone()]);
+        check_grad(|t| t[0].linear(&t[1], None), &[x, w.clone()]);
+        let x3 = Tensor::from_data(v[27..27 + bt * r * i].to_vec(), &[bt, r, i]);
+        check_grad(|t| t[0].linear(&t[1], Some(&t[2])), &[x3, w.clone(), b.clone()]);
+        let xt = Tensor::from_data(v[..i * r].to_vec(), &[i, r]);
+        check_grad(|t| t[0].t().linear(&t[1], Some(&t[2])), &[xt, w, b]);
+    }
+
+    /// Mean cross-entropy against class indices, with logits that are large or near-tied.
+    #[test]
+    fn cross_entropy(n in 1usize..5, c in 1usize..5, v in vec(-3.0..3.0f64, 16), cls in vec(0usize..100, 4), scale in prop_oneof![Just(1.0), Just(30.0)]) {
+        let z = Tensor::from_data(v[..n * c].iter().map(|x| x * scale).collect(), &[n, c]);
+        let y = Tensor::from_data(cls[..n].iter().map(|&k| (k % c) as f64).collect(), &[n]);
+        check_grad(|t| t[0].cross_entropy(&y), &[z]);
+    }
+}
+
+/// A weight used twice accumulates both gradients, and a second backward adds into the existing
+/// gradient buffer (the in-place path of `linear`) exactly as a fresh buffer would.
+#[test]
+fn linear_accumulates_into_existing_gradients() {
+    let x = Tensor::from_data(vec![0.5, -1.0, 2.0, 1.5, 0.25, -0.75], &[3, 2]);
+    let w = leaf(&[0.3, -0.2, 0.1, 0.7], &[2, 2]);
+    let b = leaf(&[0.05, -0.1], &[2]);
+    let loss = || x.linear(&w, Some(&b)).linear(&w, Some(&b)).pow(2.0).sum();
+    loss().backward();
+    let (gw, gb) = (w.grad().unwrap().to_vec(), b.grad().unwrap().to_vec());
+    loss().backward();
+    let twice = |g: &[f64]| g.iter().map(|v| 2.0 * v).collect::<Vec<_>>();
+    assert_close(&w.grad().unwrap().to_vec(), &twice(&gw));
+    assert_close(&b.grad().unwrap().to_vec(), &twice(&gb));
+    // And the same numbers as matmul + add.
+    let (w2, b2) = (leaf(&[0.3, -0.2, 0.1, 0.7], &[2, 2]), leaf(&[0.05, -0.1], &[2]));
+    let h = x.matmul(&w2.t()).add(&b2);
+    h.matmul(&w2.t()).add(&b2).pow(2.0).sum().backward();
+    assert_close(&w2.grad().unwrap().to_vec(), &gw);
+    assert_close(&b2.grad().unwrap().to_vec(), &gb);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Shape ops
 
 fn permutation(rank: usize) -> impl Strategy<Value = Vec<usize>> {

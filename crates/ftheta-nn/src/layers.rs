@@ -47,11 +47,8 @@ impl Linear {
 
 impl Module for Linear {
     fn forward(&self, x: &Tensor) -> Tensor {
-        let y = x.matmul(&self.weight.t());
-        match &self.bias {
-            Some(b) => y + b,
-            None => y,
-        }
+        // One fused op (`x·Wᵀ + b` with its own backward) rather than matmul, transpose and add.
+        x.linear(&self.weight, self.bias.as_ref())
     }
 
     fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {

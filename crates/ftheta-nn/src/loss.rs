@@ -53,7 +53,8 @@ pub fn bce_with_logits(logits: &Tensor, target: &Tensor) -> Tensor {
 }
 
 /// Cross-entropy over class indices: `logits` is `[N, C]`, `target` holds N class indices
-/// (shape `[N]` or `[N, 1]`). Computed as `−mean(log_softmax(z)[y])`, stable for any logits.
+/// (shape `[N]` or `[N, 1]`). Computed as `−mean(log_softmax(z)[y])` by one fused op
+/// ([`Tensor::cross_entropy`]), stable for any logits.
 #[track_caller]
 pub fn cross_entropy(logits: &Tensor, target: &Tensor) -> Tensor {
     if logits.ndim() != 2 || target.numel() != logits.shape()[0] {
@@ -63,8 +64,8 @@ pub fn cross_entropy(logits: &Tensor, target: &Tensor) -> Tensor {
             target.shape()
         );
     }
-    let idx = target.reshape(&[-1, 1]);
-    logits.log_softmax(-1).gather(1, &idx).mean().neg()
+    // One fused op whose backward is (softmax − onehot)/N, equal to log_softmax + gather + mean.
+    logits.cross_entropy(target)
 }
 
 /// A loss chosen by name (`mse`, `mae`, `huber`, `cross-entropy`, `bce`).

@@ -1,5 +1,7 @@
 //! Softmax and log-softmax over one dimension, computed stably by subtracting the row maximum.
 
+use std::rc::Rc;
+
 use crate::backprop::Op;
 use crate::layout::norm_dim;
 use crate::{Float, Tensor};
@@ -28,6 +30,64 @@ impl<T: Float> Tensor<T> {
         } else {
             out.squeeze(d)
         }
+    }
+
+    /// The mean cross-entropy of logits `self` (`[N, C]`) against class indices `target` (N whole
+    /// numbers in `0..C`, any shape): `−mean_i log softmax(zᵢ)[yᵢ]`, one op that is stable for any
+    /// logits. It saves each row's softmax so that its backward is `(softmax − onehot)·g/N` in one
+    /// pass (PyTorch's `cross_entropy`; the composite `log_softmax` + `gather` + `mean` gives the
+    /// same values).
+    ///
+    /// # Panics
+    /// When `self` is not 2-D, `target` does not hold N values, or a target is not a class index.
+    #[track_caller]
+    pub fn cross_entropy(&self, target: &Tensor<T>) -> Self {
+        if self.ndim() != 2 || target.numel() != self.shape()[0] {
+            crate::check::fail(
+                "cross_entropy",
+                "logits must be [N, C] and targets hold N class indices",
+                self.shape(),
+                target.shape(),
+            );
+        }
+        let (n, c) = (self.shape()[0], self.shape()[1]);
+        let classes: Vec<usize> = target.with_contiguous(|t| {
+            t.iter()
+                .map(|&v| {
+                    let i = v.as_f64();
+                    if i < 0.0 || i.fract() != 0.0 || i as usize >= c {
+                        panic!("cross_entropy: target {i} is not a class index for {c} classes");
+                    }
+                    i as usize
+                })
+                .collect()
+        });
+        let track = Self::track(&[self]);
+        let mut probs = if track { self.contiguous_data() } else { Vec::new() };
+        let mut total = T::zero();
+        self.with_contiguous(|z| {
+            for (i, row) in z.chunks_exact(c.max(1)).enumerate().take(n) {
+                let m = row.iter().fold(T::neg_infinity(), |a, &b| a.max(b));
+                let m = if m.is_finite() { m } else { T::zero() };
+                let mut sum = T::zero();
+                if track {
+                    let p = &mut probs[i * c..(i + 1) * c];
+                    p.iter_mut().zip(row).for_each(|(p, &x)| {
+                        *p = (x - m).exp();
+                        sum += *p;
+                    });
+                    let inv = T::one() / sum;
+                    p.iter_mut().for_each(|p| *p *= inv);
+                } else {
+                    row.iter().for_each(|&x| sum += (x - m).exp());
+                }
+                // −log softmax(z)[y] = ln Σ e^(z−m) − (z_y − m)
+                total += sum.ln() - (row[classes[i]] - m);
+            }
+        });
+        let loss = if n == 0 { T::nan() } else { total * T::from_f64(1.0 / n as f64) };
+        let op = track.then(|| Op::CrossEntropy(self.clone(), Rc::from(probs), Rc::from(classes)));
+        Self::from_parts(vec![loss], &[], op)
     }
 
     /// Runs a last-dimension kernel on dimension `dim` by swapping it to the end and back (views).
