@@ -20,6 +20,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the lecture's experiments on built-in data and write an HTML report (lab/index.html).
+    Lab(ftheta_lab::cli::Args),
     /// Print the computation graph of a tiny model's loss (y = w·x + b) as Graphviz dot.
     Graph,
     /// Train a model on data; write a run folder with --out.
@@ -142,6 +144,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", loss.to_dot());
             Ok(())
         }
+        Some(Command::Lab(a)) => ftheta_lab::cli::run(&a).map(|_| ()),
         Some(Command::Train(a)) => train::train(&a),
         Some(Command::Eval { run, data, json }) => train::eval(&run, &data, json),
         Some(Command::Predict { run, data, out }) => train::predict(&run, &data, out.as_ref()),

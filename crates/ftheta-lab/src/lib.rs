@@ -117,7 +117,8 @@ impl fmt::Display for Summary {
 pub fn run_lab(cfg: &LabConfig, only: Option<&str>) -> Result<Summary> {
     let chosen: Vec<&Experiment> = match only {
         None | Some("all") => EXPERIMENTS.iter().collect(),
-        Some(name) => match EXPERIMENTS.iter().find(|(n, _)| *n == name) {
+        // `learning-rate` and `learning_rate` both name an experiment, as command names go.
+        Some(name) => match EXPERIMENTS.iter().find(|(n, _)| *n == name.replace('-', "_")) {
             Some(e) => vec![e],
             None => {
                 let names: Vec<&str> = EXPERIMENTS.iter().map(|(n, _)| *n).collect();

@@ -191,8 +191,9 @@ pub fn run_batch_size(cfg: &LabConfig) -> Result<Section> {
         ),
         "Per update the full batch is best (each step follows the exact gradient); per epoch and per second small batches \
          win, until their noise keeps them jittering above the minimum: the smaller the batch, the higher the floor. \
-         This table's rows come in random order, so skipping the reshuffle changes little here; on sorted data it would \
-         bias each epoch."
+         Without reshuffling every epoch repeats the same sequence of batches, so where a run ends depends on which \
+         rows happen to come last in the file (compare the lighter curves); on data sorted by time or by class each \
+         epoch would end pulled toward its last rows. Reshuffling makes every epoch a fresh random order."
             .to_string(),
     ];
     Ok(Section {

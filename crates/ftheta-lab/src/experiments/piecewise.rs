@@ -3,7 +3,7 @@
 //! sigmoids. Each fit is drawn over the data, and its units beneath it: the fit is just their sum.
 
 use anyhow::Result;
-use ftheta_core::manual_seed;
+use ftheta_core::{manual_seed, Tensor};
 use ftheta_nn::{Adam, Init, ModelSpec, Module};
 use serde_json::json;
 
@@ -40,6 +40,21 @@ impl Fit {
     }
 }
 
+/// Places unit i's kink (ReLU) or midpoint (sigmoid) at the i-th of H evenly spaced points across
+/// the standardized inputs, facing alternately right and left. With PyTorch's random default a
+/// ReLU whose kink falls outside the data is dead from the start: with H = 3 all three were, and
+/// the fit stayed a flat line. The output weights cᵢ keep their random start.
+fn spread_kinks(model: &impl Module, h: usize) {
+    let p = model.parameters();
+    let knots: Vec<f32> = (0..h).map(|i| if h == 1 { 0.0 } else { -1.6 + 3.2 * i as f32 / (h - 1) as f32 }).collect();
+    let w: Vec<f32> = (0..h).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+    let b: Vec<f32> = knots.iter().zip(&w).map(|(k, w)| -w * k).collect();
+    ftheta_core::no_grad(|| {
+        p[0].copy_(&Tensor::from_vec(w, &[h, 1]));
+        p[1].copy_(&Tensor::from_vec(b, &[h]));
+    });
+}
+
 /// Fits each H with both kinds of unit and draws one figure per H.
 pub fn run_piecewise(cfg: &LabConfig) -> Result<Section> {
     let d = Deliveries::load(cfg.seed)?;
@@ -60,6 +75,7 @@ pub fn run_piecewise(cfg: &LabConfig) -> Result<Section> {
         for spec in [ModelSpec::ReluSum { units: h }, ModelSpec::SigmoidSum { units: h }] {
             manual_seed(cfg.seed + h as u64);
             let model = spec.build(1, 1, Init::PyTorch)?;
+            spread_kinks(&model, h);
             let mut opt = Adam::new(model.parameters(), 0.02)?;
             let train = train_full_batch(&model, &mut opt, &xt, &yt, steps) * ys * ys;
             let validation = eval_mse(&model, &xv, &yv) * ys * ys;
