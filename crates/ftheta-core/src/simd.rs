@@ -19,13 +19,18 @@ const ROUND: f32 = 12_582_912.0;
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
     let xc = x.clamp(-87.3, 88.7);
-    let n = (xc * LOG2E + ROUND) - ROUND;
+    let shifted = xc * LOG2E + ROUND;
+    let n = shifted - ROUND;
     let r = xc - n * LN2_HI - n * LN2_LO;
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
         * r
         + 5.000_000_1e-1;
     let y = p * r * r + r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // The integer n read from the low bits of `shifted` rather than by `n as i32`, whose
+    // saturating conversion the compiler cannot vectorize (same value: |n| ≤ 128 here; for a NaN
+    // input the garbage is discarded below).
+    let ni = (shifted.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
+    let scale = f32::from_bits((ni.wrapping_add(127) as u32) << 23);
     let v = y * scale;
     if x < -87.3 {
         0.0
@@ -62,10 +67,19 @@ pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + exp(-x))
 }
 
-/// Applies `f` to every element of `src`.
+/// Applies `f` to every element of `src`. An explicit loop into reserved space rather than
+/// `collect()`: `collect` is a separate generic function that need not be inlined into the AVX2
+/// caller, and then it ran as scalar code (23 instructions an element for tanh).
 #[inline(always)]
 fn map_into(src: &[f32], f: impl Fn(f32) -> f32) -> Vec<f32> {
-    src.iter().map(|&x| f(x)).collect()
+    let mut out = Vec::with_capacity(src.len());
+    let spare = &mut out.spare_capacity_mut()[..src.len()];
+    for (o, &x) in spare.iter_mut().zip(src) {
+        o.write(f(x));
+    }
+    // SAFETY: the loop above wrote all src.len() elements.
+    unsafe { out.set_len(src.len()) };
+    out
 }
 
 macro_rules! dispatch {

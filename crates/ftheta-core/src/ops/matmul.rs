@@ -216,8 +216,9 @@ impl<'a, T> Mat<'a, T> {
     }
 }
 
-/// `c = a·b`, or `c += a·b` when `accumulate`, for `c` an m×n row-major buffer: the one entry to
-/// matrix multiplication for `matmul`, `linear` and their backward passes.
+/// `c += a·b` for `c` an m×n row-major buffer: the one entry to matrix multiplication for
+/// `matmul`, `linear` and their backward passes. `accumulate = false` promises that `c` holds
+/// zeros (a fresh buffer), so that GEMM may overwrite it without reading it.
 ///
 /// Tiny products take a plain loop. On two or more threads, products from
 /// [`crate::dtype::GEMM_SPLIT_MIN`] multiply-adds are cut in two halves of rows (or columns), each
@@ -233,16 +234,10 @@ pub(crate) fn gemm_into<T: Float>(m: usize, k: usize, n: usize, a: Mat<T>, b: Ma
         return;
     }
     if k == 0 {
-        if !accumulate {
-            c[..m * n].iter_mut().for_each(|v| *v = T::zero());
-        }
         return;
     }
     let work = m * n * k;
     if work <= SMALL {
-        if !accumulate {
-            c[..m * n].iter_mut().for_each(|v| *v = T::zero());
-        }
         small_gemm(m, k, n, a.data, a.rs, a.cs, b.data, b.rs, b.cs, c);
         return;
     }
@@ -353,29 +348,58 @@ fn small_gemm<T: Float>(
     csb: usize,
     c: &mut [T],
 ) {
-    if n == 1 {
-        // Matrix × column: one dot product per row.
-        for (i, o) in c.iter_mut().enumerate().take(m) {
-            let mut acc = T::zero();
-            for p in 0..k {
-                acc += a[i * rsa + p * csa] * b[p * rsb];
-            }
-            *o += acc;
+    let c = &mut c[..m * n];
+    if n == 1 && csa == 1 && rsb == 1 {
+        // Matrix × contiguous column, rows contiguous: one dot product per row.
+        for (i, o) in c.iter_mut().enumerate() {
+            *o += dot(&a[i * rsa..i * rsa + k], &b[..k]);
         }
-        return;
-    }
-    for i in 0..m {
-        let row = &mut c[i * n..(i + 1) * n];
+    } else if n == 1 && rsa == 1 {
+        // Column-major matrix × column: add column p of a, scaled by b[p], for each p.
         for p in 0..k {
-            let x = a[i * rsa + p * csa];
-            if csb == 1 {
-                let brow = &b[p * rsb..p * rsb + n];
-                row.iter_mut().zip(brow).for_each(|(o, &y)| *o += x * y);
-            } else {
+            let y = b[p * rsb];
+            c.iter_mut().zip(&a[p * csa..p * csa + m]).for_each(|(o, &x)| *o += x * y);
+        }
+    } else if csb == 1 {
+        // Rows of b contiguous: c[i, :] += a[i, p]·b[p, :].
+        for (i, row) in c.chunks_exact_mut(n).enumerate() {
+            for p in 0..k {
+                let x = a[i * rsa + p * csa];
+                row.iter_mut().zip(&b[p * rsb..p * rsb + n]).for_each(|(o, &y)| *o += x * y);
+            }
+        }
+    } else if rsb == 1 && csa == 1 {
+        // Columns of b and rows of a contiguous: one dot product per element.
+        for (i, row) in c.chunks_exact_mut(n).enumerate() {
+            let ar = &a[i * rsa..i * rsa + k];
+            row.iter_mut().enumerate().for_each(|(j, o)| *o += dot(ar, &b[j * csb..j * csb + k]));
+        }
+    } else {
+        for (i, row) in c.chunks_exact_mut(n).enumerate() {
+            for p in 0..k {
+                let x = a[i * rsa + p * csa];
                 row.iter_mut().enumerate().for_each(|(j, o)| *o += x * b[p * rsb + j * csb]);
             }
         }
     }
+}
+
+/// A dot product with eight partial sums (so that the loop vectorizes), combined in a fixed order.
+#[inline]
+fn dot<T: Float>(x: &[T], y: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (a, b) in xc.zip(yc) {
+        for l in 0..8 {
+            acc[l] += a[l] * b[l];
+        }
+    }
+    let mut total = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (&a, &b) in xr.iter().zip(yr) {
+        total += a * b;
+    }
+    total
 }
 
 /// The storage offset of each matrix of a batch, for an operand whose batch shape broadcasts to
