@@ -151,7 +151,7 @@ fn sigkill_at_random_moments_then_resume_gives_the_same_run() {
 #[test]
 fn ctrl_c_saves_a_checkpoint_prints_the_resume_command_and_exits_130() {
     let dir = tmp("sigint");
-    let mut child = spawn(&[TRAIN, &["--out", dir.to_str().unwrap()]].concat());
+    let child = spawn(&[TRAIN, &["--out", dir.to_str().unwrap()]].concat());
     // The handler is installed before the run folder is made.
     let started = Instant::now();
     while !dir.join("config.json").is_file() {
