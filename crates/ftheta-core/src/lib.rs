@@ -26,6 +26,7 @@ mod error;
 mod grad_mode;
 pub mod layout;
 mod ops;
+mod pool;
 mod random;
 mod simd;
 mod tensor;

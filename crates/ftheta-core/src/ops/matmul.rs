@@ -222,7 +222,8 @@ impl<'a, T> Mat<'a, T> {
 ///
 /// Tiny products take a plain loop. On two or more threads, products from
 /// [`crate::dtype::GEMM_SPLIT_MIN`] multiply-adds are cut in two halves of rows (or columns), each
-/// one single-threaded `gemm` call, run side by side on rayon's pool; from
+/// one single-threaded `gemm` call, run side by side by this thread and the helper thread of
+/// `pool::join2`; from
 /// [`crate::dtype::GEMM_PARALLEL_MIN`] on, `gemm`'s own threading takes over. Neither ever cuts
 /// the summed dimension `k`, and `gemm` picks its `k` blocking from `k` alone for these sizes
 /// (halves keep more than 64 rows or columns, so they take the same kernel path as the whole), so
@@ -245,30 +246,26 @@ pub(crate) fn gemm_into<T: Float>(m: usize, k: usize, n: usize, a: Mat<T>, b: Ma
     if threads > 1 && (crate::dtype::GEMM_SPLIT_MIN..crate::dtype::GEMM_PARALLEL_MIN).contains(&work) {
         // Halves must keep gemm's large-matrix path (more than 64 rows or columns) and stay out of
         // its small-dot-product path, so that they sum in exactly the order of the whole product.
+        let cp = SendPtr(c.as_mut_ptr());
         if m >= 2 * 72 && n > 64 {
             let h = m / 2;
-            let (top, bottom) = c[..m * n].split_at_mut(h * n);
             let a2 = Mat::new(&a.data[h * a.rs..], a.rs, a.cs);
-            rayon::join(
-                || gemm_one(h, k, n, a, b, top, n, accumulate),
-                || gemm_one(m - h, k, n, a2, b, bottom, n, accumulate),
+            crate::pool::join2(
+                // SAFETY: rows 0..h of c, disjoint from the other half's rows.
+                || unsafe { gemm_raw(h, k, n, a, b, cp.get(), n, accumulate) },
+                // SAFETY: rows h..m of c, disjoint from the other half's rows.
+                || unsafe { gemm_raw(m - h, k, n, a2, b, cp.get().add(h * n), n, accumulate) },
             );
             return;
         }
         if n >= 2 * 72 && m > 64 {
             let h = n / 2;
             let b2 = Mat::new(&b.data[h * b.cs..], b.rs, b.cs);
-            let (cp, cn) = (SendPtr(c.as_mut_ptr()), n);
-            // The two halves write disjoint column ranges of c; each gets its own pointer.
-            rayon::join(
-                || {
-                    // SAFETY: columns 0..h of every row, disjoint from the other half's columns.
-                    unsafe { gemm_raw(m, k, h, a, b, cp.get(), cn, accumulate) }
-                },
-                || {
-                    // SAFETY: columns h..n of every row, disjoint from the other half's columns.
-                    unsafe { gemm_raw(m, k, n - h, a, b2, cp.get().add(h), cn, accumulate) }
-                },
+            crate::pool::join2(
+                // SAFETY: columns 0..h of every row, disjoint from the other half's columns.
+                || unsafe { gemm_raw(m, k, h, a, b, cp.get(), n, accumulate) },
+                // SAFETY: columns h..n of every row, disjoint from the other half's columns.
+                || unsafe { gemm_raw(m, k, n - h, a, b2, cp.get().add(h), n, accumulate) },
             );
             return;
         }
