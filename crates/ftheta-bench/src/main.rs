@@ -2,12 +2,16 @@
 //! `bench/compare.sh` to set beside PyTorch's.
 //!
 //! Workloads: `tiny-linear`, `tiny-mlp` (µs per update), `mlp-step` (ms per forward + backward of
-//! 784-256-128-10 on a batch of 128), `matmul N` (GFLOP/s).
+//! 784-256-128-10 on a batch of 128), `matmul N` (GFLOP/s), `mnist-epoch OPT BATCH` (seconds per
+//! epoch of 60,000 random MNIST-shaped samples, best of 2 after a warm-up, and the peak RSS),
+//! `mnist-train OPT BATCH TARGET [DIR]` (seconds of training and per-epoch test evaluation on the
+//! real MNIST until the test accuracy reaches TARGET).
 
 use std::time::Instant;
 
 use ftheta_bench::*;
 use ftheta_core::Tensor;
+use ftheta_nn::Module;
 
 fn best_of<R>(reps: usize, runs: usize, mut f: impl FnMut() -> R) -> f64 {
     std::hint::black_box(f());
@@ -27,11 +31,13 @@ fn main() {
     let what = args.first().map(String::as_str).unwrap_or("tiny-linear");
     match what {
         "tiny-linear" => {
-            let s = best_of(1, 5, || tiny_linear(10_000)) / 10_000.0;
+            let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10_000);
+            let s = best_of(1, 5, || tiny_linear(n)) / n as f64;
             println!("{{\"workload\":\"tiny-linear\",\"us_per_update\":{:.3}}}", s * 1e6);
         }
         "tiny-mlp" => {
-            let s = best_of(1, 5, || tiny_mlp(10_000)) / 10_000.0;
+            let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10_000);
+            let s = best_of(1, 5, || tiny_mlp(n)) / n as f64;
             println!("{{\"workload\":\"tiny-mlp\",\"us_per_update\":{:.3}}}", s * 1e6);
         }
         "mlp-step" => {
@@ -48,8 +54,57 @@ fn main() {
             let s = best_of(reps, 5, || a.matmul(&b));
             println!("{{\"workload\":\"matmul\",\"n\":{n},\"gflops\":{:.1}}}", flops / s / 1e9);
         }
+        "mnist-epoch" => {
+            let opt_name = args.get(1).map_or("sgd", String::as_str);
+            let batch: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(128);
+            let data = MnistData::random(60_000);
+            let (model, _, _) = mnist_mlp(1);
+            let mut opt = mnist_optimizer(opt_name, model.parameters());
+            // Warm-up: a few batches, so the first timed epoch does not pay for first touches.
+            let few = MnistData {
+                images: data.images[..784 * 20 * batch].to_vec(),
+                labels: data.labels[..20 * batch].to_vec(),
+            };
+            mnist_epoch(&model, opt.as_mut(), &few, batch, 0);
+            let mut best = f64::INFINITY;
+            for e in 1..=2 {
+                let t = Instant::now();
+                std::hint::black_box(mnist_epoch(&model, opt.as_mut(), &data, batch, e));
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            println!(
+                "{{\"workload\":\"mnist-epoch\",\"opt\":\"{opt_name}\",\"batch\":{batch},\"s_per_epoch\":{best:.4},\"max_rss_mib\":{:.1}}}",
+                max_rss_mib()
+            );
+        }
+        "mnist-train" => {
+            let opt_name = args.get(1).map_or("adam", String::as_str);
+            let batch: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(128);
+            let target: f64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0.975);
+            let dir = args.get(4).map_or("/work/shared/data/mnist", String::as_str);
+            let (train, test) = match (MnistData::real(dir, "train"), MnistData::real(dir, "t10k")) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("error: {e}");
+                    std::process::exit(1);
+                }
+            };
+            let (model, _, _) = mnist_mlp(1);
+            let mut opt = mnist_optimizer(opt_name, model.parameters());
+            let t = Instant::now();
+            let (mut epochs, mut acc) = (0, 0.0);
+            while epochs < 30 && acc < target {
+                epochs += 1;
+                mnist_epoch(&model, opt.as_mut(), &train, batch, epochs);
+                acc = mnist_accuracy(&model, &test);
+            }
+            println!(
+                "{{\"workload\":\"mnist-train\",\"opt\":\"{opt_name}\",\"batch\":{batch},\"s_to_target\":{:.3},\"epochs\":{epochs},\"test_acc\":{acc:.4}}}",
+                t.elapsed().as_secs_f64()
+            );
+        }
         other => {
-            eprintln!("error: unknown workload '{other}' (tiny-linear, tiny-mlp, mlp-step, matmul N)");
+            eprintln!("error: unknown workload '{other}' (tiny-linear, tiny-mlp, mlp-step, matmul N, mnist-epoch OPT BATCH, mnist-train OPT BATCH TARGET [DIR])");
             std::process::exit(2);
         }
     }
