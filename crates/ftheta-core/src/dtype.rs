@@ -86,7 +86,7 @@ pub const GEMM_PARALLEL_MIN: usize = 1 << 26;
 /// cut in two halves of rows or columns, each a single-threaded `gemm` call, run side by side
 /// (`gemm_into` in `ops/matmul.rs`): unlike `gemm`'s own threading this needs no shared packing,
 /// so it pays on the MNIST MLP's products (see ARCHITECTURE.md).
-pub const GEMM_SPLIT_MIN: usize = 1 << 21;
+pub const GEMM_SPLIT_MIN: usize = 1 << 20;
 
 /// `c = alpha·a·b + beta·c` through the `gemm` crate (chosen over `matrixmultiply` by the figures
 /// in ARCHITECTURE.md), multi-threaded on rayon's pool above [`GEMM_PARALLEL_MIN`].

@@ -244,21 +244,13 @@ pub(crate) fn gemm_into<T: Float>(m: usize, k: usize, n: usize, a: Mat<T>, b: Ma
     }
     let threads = rayon::current_num_threads();
     if threads > 1 && (crate::dtype::GEMM_SPLIT_MIN..crate::dtype::GEMM_PARALLEL_MIN).contains(&work) {
-        // Halves must keep gemm's large-matrix path (more than 64 rows or columns) and stay out of
-        // its small-dot-product path, so that they sum in exactly the order of the whole product.
+        // Halves must keep gemm's large-matrix path (more than 64 rows or columns; there its k
+        // blocking depends on k alone) like the whole product, so that every element is summed in
+        // exactly the same order.
         let cp = SendPtr(c.as_mut_ptr());
-        if m >= 2 * 72 && n > 64 {
-            let h = m / 2;
-            let a2 = Mat::new(&a.data[h * a.rs..], a.rs, a.cs);
-            crate::pool::join2(
-                // SAFETY: rows 0..h of c, disjoint from the other half's rows.
-                || unsafe { gemm_raw(h, k, n, a, b, cp.get(), n, accumulate) },
-                // SAFETY: rows h..m of c, disjoint from the other half's rows.
-                || unsafe { gemm_raw(m - h, k, n, a2, b, cp.get().add(h * n), n, accumulate) },
-            );
-            return;
-        }
-        if n >= 2 * 72 && m > 64 {
+        // Columns first: each half then packs only its half of b (gemm packs b, the larger
+        // operand of the MLP's products).
+        if n / 2 > 64 {
             let h = n / 2;
             let b2 = Mat::new(&b.data[h * b.cs..], b.rs, b.cs);
             crate::pool::join2(
@@ -266,6 +258,17 @@ pub(crate) fn gemm_into<T: Float>(m: usize, k: usize, n: usize, a: Mat<T>, b: Ma
                 || unsafe { gemm_raw(m, k, h, a, b, cp.get(), n, accumulate) },
                 // SAFETY: columns h..n of every row, disjoint from the other half's columns.
                 || unsafe { gemm_raw(m, k, n - h, a, b2, cp.get().add(h), n, accumulate) },
+            );
+            return;
+        }
+        if m / 2 > 64 {
+            let h = m / 2;
+            let a2 = Mat::new(&a.data[h * a.rs..], a.rs, a.cs);
+            crate::pool::join2(
+                // SAFETY: rows 0..h of c, disjoint from the other half's rows.
+                || unsafe { gemm_raw(h, k, n, a, b, cp.get(), n, accumulate) },
+                // SAFETY: rows h..m of c, disjoint from the other half's rows.
+                || unsafe { gemm_raw(m - h, k, n, a2, b, cp.get().add(h * n), n, accumulate) },
             );
             return;
         }
@@ -462,15 +465,15 @@ mod tests {
             .iter()
             .map(|s| Tensor::randn(s).to_vec())
             .collect();
-        let run = |threads| {
+        let run = |threads, rows: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             let d = data.clone();
             pool.install(move || {
-                let x = Tensor::from_vec(d[0].clone(), &[128, 784]).requires_grad();
+                let x = Tensor::from_vec(d[0][..rows * 784].to_vec(), &[rows, 784]).requires_grad();
                 let w = Tensor::from_vec(d[1].clone(), &[256, 784]).requires_grad();
                 let b = Tensor::from_vec(d[2].clone(), &[256]).requires_grad();
                 let w2 = Tensor::from_vec(d[3].clone(), &[128, 256]).requires_grad();
-                let r = Tensor::from_vec(d[4].clone(), &[128, 256]);
+                let r = Tensor::from_vec(d[4][..rows * 256].to_vec(), &[rows, 256]);
                 let h = x.linear(&w, Some(&b)).relu();
                 let y = h.linear(&w2, None);
                 // Twice, so the second backward adds into the existing gradient buffers.
@@ -482,11 +485,13 @@ mod tests {
                 (h.to_vec(), y.to_vec(), grads)
             })
         };
-        let (one, two) = (run(1), run(2));
         let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
-        assert!(same(&one.0, &two.0) && same(&one.1, &two.1));
-        for (g1, g2) in one.2.iter().zip(&two.2) {
-            assert!(same(g1, g2));
+        for rows in [128, 32] {
+            let (one, two) = (run(1, rows), run(2, rows));
+            assert!(same(&one.0, &two.0) && same(&one.1, &two.1), "batch {rows}");
+            for (g1, g2) in one.2.iter().zip(&two.2) {
+                assert!(same(g1, g2), "batch {rows}");
+            }
         }
     }
 }
