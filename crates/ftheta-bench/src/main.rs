@@ -26,7 +26,31 @@ fn best_of<R>(reps: usize, runs: usize, mut f: impl FnMut() -> R) -> f64 {
     best
 }
 
+/// glibc's malloc hands large blocks out with mmap and gives the free top of the heap back to the
+/// kernel (trim); `gemm` allocates its packing buffers (up to about 1 MB) on each call, so each
+/// product of the MNIST MLP paid for fresh zeroed pages: page faults were ~10% of a batch-32 epoch.
+/// This binary keeps freed memory for reuse instead (up to 512 MiB of free heap; blocks of 32 MiB
+/// or more still use mmap). A choice for this benchmark binary only: library users choose their
+/// own allocator (or set `MALLOC_TRIM_THRESHOLD_` / `MALLOC_MMAP_THRESHOLD_` the same way).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_malloc() {
+    extern "C" {
+        fn mallopt(param: i32, value: i32) -> i32;
+    }
+    const M_TRIM_THRESHOLD: i32 = -1;
+    const M_MMAP_THRESHOLD: i32 = -3;
+    // SAFETY: mallopt only changes glibc's allocator settings; called before any thread starts.
+    unsafe {
+        mallopt(M_TRIM_THRESHOLD, 512 << 20);
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_malloc() {}
+
 fn main() {
+    tune_malloc();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let what = args.first().map(String::as_str).unwrap_or("tiny-linear");
     match what {
