@@ -90,10 +90,15 @@ impl<T: Float> Tensor<T> {
         }
         let (outf, inf) = (weight.shape()[0], weight.shape()[1]);
         let rows: usize = self.shape()[..nd - 1].iter().product();
-        let mut out = vec![T::zero(); rows * outf];
-        if let (Some(b), true) = (bias, outf > 0) {
-            b.with_contiguous(|bs| out.chunks_exact_mut(outf).for_each(|r| r.copy_from_slice(bs)));
-        }
+        // The bias rows, or zeros: the product is added onto them (no buffer zeroed and overwritten).
+        let mut out = match bias {
+            Some(b) if outf > 0 => b.with_contiguous(|bs| {
+                let mut v = Vec::with_capacity(rows * outf);
+                (0..rows).for_each(|_| v.extend_from_slice(bs));
+                v
+            }),
+            _ => vec![T::zero(); rows * outf],
+        };
         {
             let (sx, sw) = (self.storage(), weight.storage());
             let xm = input_mat(self, &sx);
