@@ -1,10 +1,13 @@
 //! Acceptance tests of the `ftheta` binary: solve against numpy, gradient descent against solve,
 //! digits accuracy, resume, divergence, bad flags.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
+
+mod common;
+use common::history_without_seconds;
 
 fn ftheta(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ftheta")).args(args).env("RUST_BACKTRACE", "1").output().unwrap()
@@ -95,18 +98,6 @@ fn digits_mlp_reaches_95_percent() {
     ]));
     let acc = v["test_accuracy"].as_f64().unwrap();
     assert!(acc >= 0.95, "{v}");
-}
-
-fn history_without_seconds(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("history.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut v: Value = serde_json::from_str(l).unwrap();
-            v.as_object_mut().unwrap().remove("seconds");
-            v
-        })
-        .collect()
 }
 
 #[test]

@@ -8,7 +8,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use ftheta_train::run::RunDir;
-use serde_json::Value;
+
+mod common;
+use common::history_without_seconds;
 
 /// 300 epochs of 6 updates on digits, a checkpoint at every epoch's end (a few seconds, mostly
 /// the checkpoints' fsyncs).
@@ -58,18 +60,6 @@ fn reference() -> &'static Path {
         finish(&[TRAIN, &["--out", d.to_str().unwrap()]].concat());
         d
     })
-}
-
-fn history_without_seconds(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("history.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut v: Value = serde_json::from_str(l).unwrap();
-            v.as_object_mut().unwrap().remove("seconds");
-            v
-        })
-        .collect()
 }
 
 fn assert_same_run(a: &Path, b: &Path) {

@@ -5,22 +5,11 @@
 //! different paths through the kernels. The data is a generated table of 700 rows (MNIST itself
 //! would spend most of the test scoring 60,000 images).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-use serde_json::Value;
-
-fn history_without_seconds(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("history.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut v: Value = serde_json::from_str(l).unwrap();
-            v.as_object_mut().unwrap().remove("seconds");
-            v
-        })
-        .collect()
-}
+mod common;
+use common::history_without_seconds;
 
 #[test]
 fn one_and_two_threads_give_bit_identical_runs() {
