@@ -138,12 +138,15 @@ pub fn run_batch_size(cfg: &LabConfig) -> Result<Section> {
         .iter()
         .enumerate()
         .map(|(v, (title, xl, f))| {
-            let mut c = Chart::new(format!("Loss {title}"), *xl, "L − L* (min²)").log_y().legend(LegendAt::UpperRight);
-            if v == 0 {
+            // Updates and seconds span four orders of magnitude between B = 1 and the full batch:
+            // on a linear axis every run but the slowest would crowd into the left edge.
+            let log_x = v != 1;
+            let mut c = Chart::new(format!("Loss {title}"), *xl, "L − L* (min²)").log_y().legend(LegendAt::LowerLeft);
+            if log_x {
                 c = c.log_x();
             }
             for (i, r) in &runs {
-                let pts = r.curve.iter().filter(|p| v != 0 || p.0 > 0.0).map(|p| (f(p), p.3)).collect();
+                let pts = r.curve.iter().map(|p| (f(p), p.3)).filter(|p| !log_x || p.0 > 0.0).collect();
                 c.layers.push(Layer::Line {
                     points: pts,
                     color: colour(*i, r),
