@@ -36,7 +36,8 @@ pub fn run_landscape(cfg: &LabConfig) -> Result<Section> {
     chart.layers.push(Layer::line(
         idx.iter().map(|&i| path.params[i]).collect(),
         palette::GOOD,
-        format!("gradient descent, η = {GOOD_RATE}, {steps} updates"),
+        // The run stops once θ no longer moves in f32, often before `steps`: say what was done.
+        format!("gradient descent, η = {GOOD_RATE}, {} updates", path.params.len() - 1),
     ));
     chart.layers.push(Layer::Points {
         points: path.params.iter().take(30).copied().collect(),
