@@ -140,14 +140,16 @@ pub(crate) fn broadcast_layout(layout: &Layout, target: &[usize]) -> Layout {
     Layout { shape: Dims::from_slice(target), strides, offset: layout.offset }
 }
 
-/// Normalizes a possibly negative dimension index (`-1` is the last dimension), panicking with the
-/// op's name when it is out of range.
+/// Normalizes a possibly negative dimension index (`-1` is the last dimension) among `n` positions
+/// (a tensor's dimensions, or one more where a dimension is inserted), panicking with the op's
+/// name and the tensor's shape when it is out of range.
 #[track_caller]
-pub(crate) fn norm_dim(op: &str, dim: isize, ndim: usize) -> usize {
-    let n = ndim.max(1) as isize;
+pub(crate) fn norm_dim(op: &str, dim: isize, n: usize, shape: &[usize]) -> usize {
+    let n = n.max(1) as isize;
     let d = if dim < 0 { dim + n } else { dim };
     if d < 0 || d >= n {
-        panic!("{op}: dimension {dim} is out of range for a tensor with {ndim} dimensions");
+        let noun = if n == 1 { "dimension" } else { "dimensions" };
+        panic!("{op}: dimension {dim} is out of range for {n} {noun} (tensor of shape {shape:?})");
     }
     d as usize
 }

@@ -149,13 +149,29 @@ fn permute_transpose_narrow_name_the_shape() {
     assert_mentions(&panic_message(|| x.permute(&[0, 0, 1])), "permute", &["[0, 0, 1]", "[2, 3, 4]"]);
     assert_mentions(&panic_message(|| x.permute(&[1, 0])), "permute", &["[1, 0]", "[2, 3, 4]"]);
     assert_mentions(&panic_message(|| x.permute(&[0, 1, 3])), "permute", &["[0, 1, 3]", "[2, 3, 4]"]);
-    assert_mentions(&panic_message(|| x.transpose(0, 3)), "transpose", &["dimension 3", "3 dimensions"]);
-    assert_mentions(&panic_message(|| x.transpose(-4, 1)), "transpose", &["dimension -4", "3 dimensions"]);
+    assert_mentions(
+        &panic_message(|| x.transpose(0, 3)),
+        "transpose",
+        &["dimension 3", "3 dimensions", "shape [2, 3, 4]"],
+    );
+    assert_mentions(
+        &panic_message(|| x.transpose(-4, 1)),
+        "transpose",
+        &["dimension -4", "3 dimensions", "shape [2, 3, 4]"],
+    );
     assert_mentions(&panic_message(|| x.narrow(1, 2, 2)), "narrow", &["2..4", "size 3", "[2, 3, 4]"]);
     assert_mentions(&panic_message(|| x.narrow(-1, 5, 0)), "narrow", &["5..5", "size 4", "[2, 3, 4]"]);
-    assert_mentions(&panic_message(|| x.narrow(3, 0, 1)), "narrow", &["dimension 3", "3 dimensions"]);
-    assert_mentions(&panic_message(|| x.squeeze(3)), "squeeze", &["dimension 3", "3 dimensions"]);
-    assert_mentions(&panic_message(|| x.unsqueeze(5)), "unsqueeze", &["dimension 5", "4 dimensions"]);
+    assert_mentions(
+        &panic_message(|| x.narrow(3, 0, 1)),
+        "narrow",
+        &["dimension 3", "3 dimensions", "shape [2, 3, 4]"],
+    );
+    assert_mentions(&panic_message(|| x.squeeze(3)), "squeeze", &["dimension 3", "3 dimensions", "shape [2, 3, 4]"]);
+    assert_mentions(
+        &panic_message(|| x.unsqueeze(5)),
+        "unsqueeze",
+        &["dimension 5", "4 dimensions", "shape [2, 3, 4]"],
+    );
 }
 
 #[test]
@@ -195,17 +211,53 @@ fn in_place_updates_name_both_shapes() {
 #[test]
 fn reductions_name_the_bad_dim() {
     let x = zeros(&[2, 3]);
-    assert_mentions(&panic_message(|| x.sum_dims(&[2], false)), "sum", &["dimension 2", "2 dimensions"]);
-    assert_mentions(&panic_message(|| x.sum_dims(&[0, -3], true)), "sum", &["dimension -3", "2 dimensions"]);
-    assert_mentions(&panic_message(|| x.mean_dims(&[5], false)), "mean", &["dimension 5", "2 dimensions"]);
-    assert_mentions(&panic_message(|| x.max_dims(&[2], false)), "max", &["dimension 2", "2 dimensions"]);
-    assert_mentions(&panic_message(|| x.min_dims(&[-3], false)), "min", &["dimension -3", "2 dimensions"]);
-    assert_mentions(&panic_message(|| x.var_dims(&[2], true, false)), "var", &["dimension 2", "2 dimensions"]);
-    assert_mentions(&panic_message(|| x.argmax(2, false)), "argmax", &["dimension 2", "2 dimensions"]);
-    assert_mentions(&panic_message(|| x.argmin(-3, false)), "argmin", &["dimension -3", "2 dimensions"]);
-    assert_mentions(&panic_message(|| x.softmax(2)), "softmax", &["dimension 2", "2 dimensions"]);
-    assert_mentions(&panic_message(|| x.log_softmax(-3)), "log_softmax", &["dimension -3", "2 dimensions"]);
-    assert_mentions(&panic_message(|| x.logsumexp(2, false)), "logsumexp", &["dimension 2", "2 dimensions"]);
+    assert_mentions(
+        &panic_message(|| x.sum_dims(&[2], false)),
+        "sum",
+        &["dimension 2", "2 dimensions", "shape [2, 3]"],
+    );
+    assert_mentions(
+        &panic_message(|| x.sum_dims(&[0, -3], true)),
+        "sum",
+        &["dimension -3", "2 dimensions", "shape [2, 3]"],
+    );
+    assert_mentions(
+        &panic_message(|| x.mean_dims(&[5], false)),
+        "mean",
+        &["dimension 5", "2 dimensions", "shape [2, 3]"],
+    );
+    assert_mentions(
+        &panic_message(|| x.max_dims(&[2], false)),
+        "max",
+        &["dimension 2", "2 dimensions", "shape [2, 3]"],
+    );
+    assert_mentions(
+        &panic_message(|| x.min_dims(&[-3], false)),
+        "min",
+        &["dimension -3", "2 dimensions", "shape [2, 3]"],
+    );
+    assert_mentions(
+        &panic_message(|| x.var_dims(&[2], true, false)),
+        "var",
+        &["dimension 2", "2 dimensions", "shape [2, 3]"],
+    );
+    assert_mentions(&panic_message(|| x.argmax(2, false)), "argmax", &["dimension 2", "2 dimensions", "shape [2, 3]"]);
+    assert_mentions(
+        &panic_message(|| x.argmin(-3, false)),
+        "argmin",
+        &["dimension -3", "2 dimensions", "shape [2, 3]"],
+    );
+    assert_mentions(&panic_message(|| x.softmax(2)), "softmax", &["dimension 2", "2 dimensions", "shape [2, 3]"]);
+    assert_mentions(
+        &panic_message(|| x.log_softmax(-3)),
+        "log_softmax",
+        &["dimension -3", "2 dimensions", "shape [2, 3]"],
+    );
+    assert_mentions(
+        &panic_message(|| x.logsumexp(2, false)),
+        "logsumexp",
+        &["dimension 2", "2 dimensions", "shape [2, 3]"],
+    );
     let empty = zeros(&[2, 0]);
     assert_mentions(&panic_message(|| empty.max_dims(&[1], false)), "max", &["empty", "[2, 0]"]);
     assert_mentions(&panic_message(|| empty.min()), "min", &["empty", "[2, 0]"]);

@@ -28,11 +28,12 @@ pub(crate) fn sum_slice<T: Float>(s: &[T]) -> T {
 
 /// Which dims a reduction covers, normalized and sorted; an empty list means all of them.
 #[track_caller]
-fn reduced_dims(op: &str, dims: &[isize], ndim: usize) -> Dims {
+fn reduced_dims(op: &str, dims: &[isize], shape: &[usize]) -> Dims {
+    let ndim = shape.len();
     if dims.is_empty() {
         return (0..ndim).collect();
     }
-    let mut out: Dims = dims.iter().map(|&d| norm_dim(op, d, ndim)).filter(|&d| d < ndim).collect();
+    let mut out: Dims = dims.iter().map(|&d| norm_dim(op, d, ndim, shape)).filter(|&d| d < ndim).collect();
     out.sort_unstable();
     out.dedup();
     out
@@ -105,7 +106,7 @@ impl<T: Float> Tensor<T> {
     /// when `keepdim`.
     #[track_caller]
     pub fn sum_dims(&self, dims: &[isize], keepdim: bool) -> Self {
-        let d = reduced_dims("sum", dims, self.ndim());
+        let d = reduced_dims("sum", dims, self.shape());
         let keep = keep_shape(self.shape(), &d);
         if d.len() == self.ndim() {
             // The whole tensor (a loss's mean, a bias's gradient): one pass, no copy even for a
@@ -140,13 +141,13 @@ impl<T: Float> Tensor<T> {
     /// The mean over `dims` (empty means all).
     #[track_caller]
     pub fn mean_dims(&self, dims: &[isize], keepdim: bool) -> Self {
-        let d = reduced_dims("mean", dims, self.ndim());
+        let d = reduced_dims("mean", dims, self.shape());
         let count: usize = d.iter().map(|&i| self.shape()[i]).product();
         self.sum_dims(dims, keepdim).mul_scalar(1.0 / count as f64)
     }
 
     fn extremum(&self, name: &'static str, dims: &[isize], keepdim: bool, is_max: bool) -> Self {
-        let d = reduced_dims(name, dims, self.ndim());
+        let d = reduced_dims(name, dims, self.shape());
         if d.iter().any(|&i| self.shape()[i] == 0) {
             panic!("{name}: cannot reduce an empty dimension of shape {:?}", self.shape());
         }
@@ -193,7 +194,7 @@ impl<T: Float> Tensor<T> {
     }
 
     fn arg_extremum(&self, name: &str, dim: isize, keepdim: bool, is_max: bool) -> Self {
-        let d = norm_dim(name, dim, self.ndim());
+        let d = norm_dim(name, dim, self.ndim(), self.shape());
         let d = if self.ndim() == 0 { Dims::new() } else { smallvec::smallvec![d] };
         if d.iter().any(|&i| self.shape()[i] == 0) {
             panic!("{name}: cannot reduce an empty dimension of shape {:?}", self.shape());
@@ -236,7 +237,7 @@ impl<T: Float> Tensor<T> {
     /// The variance over `dims`.
     #[track_caller]
     pub fn var_dims(&self, dims: &[isize], unbiased: bool, keepdim: bool) -> Self {
-        let d = reduced_dims("var", dims, self.ndim());
+        let d = reduced_dims("var", dims, self.shape());
         let n: usize = d.iter().map(|&i| self.shape()[i]).product();
         let centered = self.sub(&self.mean_dims(dims, true));
         let denom = if unbiased { n.saturating_sub(1) } else { n };

@@ -103,7 +103,7 @@ impl<T: Float> Tensor<T> {
     #[track_caller]
     pub fn transpose(&self, dim0: isize, dim1: isize) -> Self {
         let nd = self.ndim();
-        let (a, b) = (norm_dim("transpose", dim0, nd), norm_dim("transpose", dim1, nd));
+        let (a, b) = (norm_dim("transpose", dim0, nd, self.shape()), norm_dim("transpose", dim1, nd, self.shape()));
         if nd < 2 {
             return self.clone();
         }
@@ -140,7 +140,7 @@ impl<T: Float> Tensor<T> {
     /// `len` elements of dimension `dim` starting at `start` (a view).
     #[track_caller]
     pub fn narrow(&self, dim: isize, start: usize, len: usize) -> Self {
-        let d = norm_dim("narrow", dim, self.ndim());
+        let d = norm_dim("narrow", dim, self.ndim(), self.shape());
         let size = self.shape()[d];
         if start + len > size {
             panic!(
@@ -159,7 +159,7 @@ impl<T: Float> Tensor<T> {
     #[track_caller]
     pub fn unsqueeze(&self, dim: isize) -> Self {
         let nd = self.ndim() + 1;
-        let d = norm_dim("unsqueeze", dim, nd);
+        let d = norm_dim("unsqueeze", dim, nd, self.shape());
         let mut s: Vec<usize> = self.shape().to_vec();
         s.insert(d, 1);
         self.reshape(&s)
@@ -168,7 +168,7 @@ impl<T: Float> Tensor<T> {
     /// Removes dimension `dim` if its size is 1.
     #[track_caller]
     pub fn squeeze(&self, dim: isize) -> Self {
-        let d = norm_dim("squeeze", dim, self.ndim());
+        let d = norm_dim("squeeze", dim, self.ndim(), self.shape());
         if self.ndim() == 0 || self.shape()[d] != 1 {
             return self.clone();
         }
@@ -188,7 +188,7 @@ impl<T: Float> Tensor<T> {
         if nd == 0 {
             panic!("cat: zero-dimensional tensors cannot be joined; use stack");
         }
-        let d = norm_dim("cat", dim, nd);
+        let d = norm_dim("cat", dim, nd, first.shape());
         let mut total = 0;
         for t in tensors {
             let t = t.borrow();
@@ -224,7 +224,7 @@ impl<T: Float> Tensor<T> {
         for t in tensors {
             check::same_shape("stack", first.shape(), t.borrow().shape());
         }
-        let d = norm_dim("stack", dim, first.ndim() + 1) as isize;
+        let d = norm_dim("stack", dim, first.ndim() + 1, first.shape()) as isize;
         let parts: Vec<Tensor<T>> = tensors.iter().map(|t| t.borrow().unsqueeze(d)).collect();
         Self::cat(&parts, d)
     }
@@ -232,7 +232,7 @@ impl<T: Float> Tensor<T> {
     /// The slices `indices` of dimension `dim`, in that order (repeats allowed).
     #[track_caller]
     pub fn index_select(&self, dim: isize, indices: &[usize]) -> Self {
-        let d = norm_dim("index_select", dim, self.ndim());
+        let d = norm_dim("index_select", dim, self.ndim(), self.shape());
         let size = self.shape()[d];
         if let Some(&bad) = indices.iter().find(|&&i| i >= size) {
             panic!(
@@ -262,7 +262,7 @@ impl<T: Float> Tensor<T> {
     #[track_caller]
     pub fn gather(&self, dim: isize, index: &Tensor<T>) -> Self {
         let nd = self.ndim();
-        let d = norm_dim("gather", dim, nd);
+        let d = norm_dim("gather", dim, nd, self.shape());
         if index.ndim() != nd || (0..nd).any(|i| i != d && index.shape()[i] > self.shape()[i]) {
             check::fail(
                 "gather",

@@ -22,7 +22,7 @@ impl<T: Float> Tensor<T> {
     /// `log Σ exp(x)` along `dim`, stable for inputs of any size.
     #[track_caller]
     pub fn logsumexp(&self, dim: isize, keepdim: bool) -> Self {
-        let d = norm_dim("logsumexp", dim, self.ndim()) as isize;
+        let d = norm_dim("logsumexp", dim, self.ndim(), self.shape()) as isize;
         let m = crate::no_grad(|| self.max_dims(&[d], true));
         let out = self.sub(&m).exp().sum_dims(&[d], true).log().add(&m);
         if keepdim {
@@ -93,7 +93,7 @@ impl<T: Float> Tensor<T> {
     /// Runs a last-dimension kernel on dimension `dim` by swapping it to the end and back (views).
     fn along_last(&self, dim: isize, op: &str, f: impl Fn(&Tensor<T>) -> Tensor<T>) -> Self {
         let nd = self.ndim();
-        let d = norm_dim(op, dim, nd);
+        let d = norm_dim(op, dim, nd, self.shape());
         if nd == 0 {
             return f(&self.reshape(&[1])).reshape(&[0usize; 0]);
         }
