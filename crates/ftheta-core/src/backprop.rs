@@ -102,7 +102,8 @@ impl<T: Float> Op<T> {
         }
     }
 
-    /// Calls `f` with each input, without collecting them.
+    /// Calls `f` with each tensor this op read (one list of inputs, used by the graph walk and
+    /// `to_dot`, with nothing collected).
     pub(crate) fn for_each_input(&self, mut f: impl FnMut(&Tensor<T>)) {
         match self {
             Op::Cat(ts, _) => ts.iter().for_each(f),
@@ -123,24 +124,6 @@ impl<T: Float> Op<T> {
                 f(a);
                 f(b);
             }
-            _ => self.inputs().into_iter().for_each(f),
-        }
-    }
-
-    /// The tensors this op read.
-    pub(crate) fn inputs(&self) -> Vec<&Tensor<T>> {
-        match self {
-            Op::Add(a, b)
-            | Op::Sub(a, b)
-            | Op::Mul(a, b)
-            | Op::Div(a, b)
-            | Op::Maximum(a, b)
-            | Op::Minimum(a, b)
-            | Op::MatMul(a, b) => {
-                vec![a, b]
-            }
-            Op::Cat(ts, _) => ts.iter().collect(),
-            Op::Linear(x, w, b) => [Some(x), Some(w), b.as_ref()].into_iter().flatten().collect(),
             Op::AddScalar(a)
             | Op::MulScalar(a, _)
             | Op::Neg(a)
@@ -167,7 +150,7 @@ impl<T: Float> Op<T> {
             | Op::CrossEntropy(a, ..)
             | Op::Softmax(a)
             | Op::LogSoftmax(a)
-            | Op::Copy(a) => vec![a],
+            | Op::Copy(a) => f(a),
         }
     }
 

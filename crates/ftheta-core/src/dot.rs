@@ -57,10 +57,10 @@ impl<T: Float> Tensor<T> {
             };
             let _ = writeln!(out, "  n{} [label=\"{}\", fillcolor=\"{color}\"];", t.id(), label.replace('"', "'"));
             if let Some(op) = t.0.op.borrow().as_ref() {
-                for x in op.inputs() {
+                op.for_each_input(|x| {
                     let _ = writeln!(out, "  n{} -> n{};", x.id(), t.id());
                     stack.push(x.clone());
-                }
+                });
             }
         }
         out.push_str("}\n");
