@@ -1,0 +1,1 @@
+<!-- placeholder until the playground page is written --><html></html>
