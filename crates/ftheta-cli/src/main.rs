@@ -54,6 +54,20 @@ Exit codes: 0 done, 1 failed while training (diverged, run folder not writable),
         #[arg(long, value_name = "FILE.csv")]
         out: Option<PathBuf>,
     },
+    /// Serve the dashboard: runs with live curves, and a gradient-descent playground.
+    #[command(after_help = "Pages: / (runs), /run?id=ID, /playground. It serves only files inside the runs folder \
+and its own embedded assets, and by default listens on this machine only (127.0.0.1).")]
+    Serve {
+        /// The folder whose run folders (each with a config.json) are listed; it may not exist yet.
+        #[arg(long, value_name = "DIR", default_value = "runs")]
+        runs: PathBuf,
+        /// The port; 0 picks a free one.
+        #[arg(long, value_name = "N", default_value_t = 6006)]
+        port: u16,
+        /// The address to listen on; 0.0.0.0 opens it to other machines.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+    },
     /// Fit y = w·x + b by least squares in closed form.
     Solve {
         #[command(flatten)]
@@ -149,6 +163,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Eval { run, data, json }) => train::eval(&run, &data, json),
         Some(Command::Predict { run, data, out }) => train::predict(&run, &data, out.as_ref()),
         Some(Command::Solve { data, json }) => solve::solve(&data, json),
+        Some(Command::Serve { runs, port, host }) => {
+            let addr = std::net::SocketAddr::new(host, port);
+            Ok(ftheta_serve::serve(&runs, addr, |at| {
+                let url = match at.ip() {
+                    ip if ip.is_unspecified() => {
+                        format!("http://{}:{}/ (all addresses)", std::net::Ipv4Addr::LOCALHOST, at.port())
+                    }
+                    _ => format!("http://{at}/"),
+                };
+                let note = if runs.is_dir() { "" } else { "; it does not exist yet" };
+                println!("ftheta serve: {url} (runs from {}{note})", runs.display());
+            })?)
+        }
         None => {
             use clap::CommandFactory;
             Cli::command().print_help()?;

@@ -9,7 +9,7 @@ use ftheta_nn::{Init, Loss, Model, ModelSpec, Module};
 use ftheta_train::memory::{available_memory, MemoryEstimate};
 use ftheta_train::metrics::{evaluate, predicted_classes, Metrics};
 use ftheta_train::progress::Progress;
-use ftheta_train::run::{DataConfig, RunConfig, RunDir, RunWriter};
+use ftheta_train::run::{DataConfig, RunConfig, RunDir, RunState, RunStatus, RunWriter};
 use ftheta_train::{Budget, EvalEvery, Observer, TrainConfig, TrainError, Trainer};
 use serde_json::{json, Map, Value};
 
@@ -166,7 +166,13 @@ pub fn train(a: &TrainArgs) -> Result<()> {
         }
         (None, None) => None,
     };
+    if let Some(d) = &dir {
+        d.write_status(&RunStatus::running())?;
+    }
     let result = fit(&cfg, &model, &data, dir.as_ref(), a);
+    if let Some(d) = &dir {
+        record_outcome(d, &result, fresh)?;
+    }
     if let Err(e) = &result {
         if let Some(TrainError::Interrupted { update }) = e.downcast_ref::<TrainError>() {
             let what = match &dir {
@@ -179,10 +185,6 @@ pub fn train(a: &TrainArgs) -> Result<()> {
             return Err(anyhow::Error::new(TrainError::Interrupted { update: *update }).context(what));
         }
     }
-    if let (Err(_), Some(d), true) = (&result, &dir, fresh) {
-        // No partial run folder is left behind.
-        let _ = std::fs::remove_dir_all(d.path());
-    }
     let summary = result?;
     if a.json {
         println!("{}", serde_json::to_string(&summary)?);
@@ -190,6 +192,28 @@ pub fn train(a: &TrainArgs) -> Result<()> {
         print_summary(&summary);
     }
     Ok(())
+}
+
+/// Writes how the run ended into `status.json`. A diverged run keeps its folder, so that its
+/// curve up to the blow-up can be looked at; a fresh run that failed for any other reason (bad
+/// settings found once training starts, a disk error) leaves no partial folder behind.
+fn record_outcome(d: &RunDir, result: &Result<Value>, fresh: bool) -> Result<()> {
+    let status = match result {
+        Ok(summary) if summary["finished"] == json!(true) => RunStatus::ended(RunState::Finished, None),
+        Ok(_) => RunStatus::ended(RunState::Interrupted, None),
+        Err(e) => match e.downcast_ref::<TrainError>() {
+            Some(TrainError::Interrupted { .. }) => RunStatus::ended(RunState::Interrupted, None),
+            Some(diverged @ TrainError::Diverged { .. }) => {
+                RunStatus::ended(RunState::Diverged, Some(diverged.to_string()))
+            }
+            _ if fresh => {
+                let _ = std::fs::remove_dir_all(d.path());
+                return Ok(());
+            }
+            _ => RunStatus::ended(RunState::Failed, Some(format!("{e:#}"))),
+        },
+    };
+    Ok(d.write_status(&status)?)
 }
 
 fn fit(cfg: &RunConfig, model: &Model, data: &Prepared, dir: Option<&RunDir>, a: &TrainArgs) -> Result<Value> {

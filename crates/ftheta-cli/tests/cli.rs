@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 mod common;
 use common::history_without_seconds;
@@ -126,8 +126,14 @@ fn resume_reaches_identical_weights_and_history() {
     run(&["--out", a.to_str().unwrap()]);
     run(&["--out", b.to_str().unwrap(), "--interrupt-after", "2"]);
     assert_eq!(history_without_seconds(&b).len(), 2);
+    let state = |dir: &PathBuf| -> Value {
+        serde_json::from_str::<Value>(&std::fs::read_to_string(dir.join("status.json")).unwrap()).unwrap()["state"]
+            .clone()
+    };
+    assert_eq!(state(&b), "interrupted");
     let out = ftheta(&["train", "--resume", b.to_str().unwrap(), "-q"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!((state(&a), state(&b)), (json!("finished"), json!("finished")));
     for f in ["model.safetensors", "checkpoint/model.safetensors", "checkpoint/optimizer.safetensors"] {
         assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap(), "{f}");
     }
@@ -142,7 +148,7 @@ fn resume_reaches_identical_weights_and_history() {
 }
 
 #[test]
-fn divergence_exits_1_names_the_rate_and_leaves_nothing() {
+fn divergence_exits_1_names_the_rate_and_marks_the_run_diverged() {
     let out_dir = tmp("diverge");
     let out = ftheta(&[
         "train",
@@ -162,7 +168,12 @@ fn divergence_exits_1_names_the_rate_and_leaves_nothing() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("diverged at update") && err.contains("learning rate 0.01"), "{err}");
     assert!(err.contains("2/λ_max = 0.0035"), "{err}");
-    assert!(!out_dir.exists(), "a diverged run must leave no folder");
+    // The folder stays, marked diverged, so the dashboard can show the curve up to the blow-up.
+    let status: Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("status.json")).unwrap()).unwrap();
+    assert_eq!(status["state"], "diverged", "{status}");
+    assert!(status["message"].as_str().unwrap().contains("diverged at update"), "{status}");
+    assert!(status.get("pid").is_none(), "{status}");
+    assert!(out_dir.join("config.json").is_file());
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! checkpoint/optimizer.safetensors
 //! checkpoint/best.safetensors   the best weights so far
 //! checkpoint/state.json         TrainState, written last
+//! status.json                   RunStatus: running (with the process id), finished, diverged, …
 //! ```
 //! Every file is written to a temporary name and renamed. A checkpoint is written whole into
 //! `checkpoint.new/` (`state.json` last), then the old `checkpoint/` is renamed to
@@ -72,6 +73,59 @@ pub struct RunConfig {
     pub train: TrainConfig,
 }
 
+/// What became of a run, as `status.json` says (the dashboard reads it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    /// A training process is (or was, if it died without a word) working on it.
+    Running,
+    /// The budget was spent or early stopping ended it.
+    Finished,
+    /// The loss became NaN or infinite.
+    Diverged,
+    /// Stopped on request (Ctrl-C) after a checkpoint; `--resume` continues it.
+    Interrupted,
+    /// Stopped by an error other than divergence.
+    Failed,
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RunState::Running => "running",
+            RunState::Finished => "finished",
+            RunState::Diverged => "diverged",
+            RunState::Interrupted => "interrupted",
+            RunState::Failed => "failed",
+        })
+    }
+}
+
+/// `status.json`: the run's state, the process that trains it and, when it ended badly, why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunStatus {
+    /// Where the run stands.
+    pub state: RunState,
+    /// The training process, while `Running` (so a reader can tell a killed run from a live one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// What went wrong, for `Diverged` and `Failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl RunStatus {
+    /// The status of a run that this process trains now.
+    pub fn running() -> Self {
+        RunStatus { state: RunState::Running, pid: Some(std::process::id()), message: None }
+    }
+
+    /// A run that ended in `state`, with an optional reason.
+    pub fn ended(state: RunState, message: Option<String>) -> Self {
+        RunStatus { state, pid: None, message }
+    }
+}
+
 /// A run folder.
 #[derive(Clone, Debug)]
 pub struct RunDir {
@@ -123,6 +177,20 @@ impl RunDir {
     /// Reads `config.json`.
     pub fn read_config(&self) -> Result<RunConfig, TrainError> {
         read_json(&self.file("config.json"))
+    }
+
+    /// Writes `status.json` (atomically).
+    pub fn write_status(&self, status: &RunStatus) -> Result<(), TrainError> {
+        write_json(&self.file("status.json"), status)
+    }
+
+    /// Reads `status.json`; `None` for a run folder written before ftheta kept one.
+    pub fn read_status(&self) -> Result<Option<RunStatus>, TrainError> {
+        let path = self.file("status.json");
+        if !path.is_file() {
+            return Ok(None);
+        }
+        read_json(&path).map(Some)
     }
 
     /// Saves the model's current weights as `model.safetensors`, with its spec in the metadata.
