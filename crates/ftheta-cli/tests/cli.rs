@@ -205,3 +205,27 @@ fn bad_flags_exit_2_with_a_short_message_naming_the_flag() {
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 3"));
 }
+
+#[test]
+fn serve_refuses_bad_settings_in_one_line() {
+    let file = tmp("serve-file");
+    std::fs::create_dir_all(&file).unwrap();
+    let file = file.join("runs.txt");
+    std::fs::write(&file, "not a folder").unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--port", "70000"], "--port"),
+        (&["--host", "my-laptop"], "--host"),
+        (&["--runs", file.to_str().unwrap()], "is not a folder"),
+        (&["--port", &port], "in use"),
+    ];
+    for (extra, needle) in cases {
+        let out = ftheta(&[&["serve"], *extra].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(needle), "{extra:?}: {err}");
+        assert!(err.trim().lines().count() <= 2 && !err.contains("panicked"), "{err}");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a folder");
+}
