@@ -21,8 +21,19 @@ const FtChart = (() => {
     if (v === null || v === undefined || Number.isNaN(v)) return "—";
     if (!Number.isFinite(v)) return v > 0 ? "∞" : "−∞";
     const a = Math.abs(v);
-    if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toExponential(Math.max(0, digits - 2)).replace("e+", "e");
+    if (a !== 0 && (a >= 1e6 || a < 1e-3)) {
+      return v.toExponential(Math.max(0, digits - 2)).replace(/\.?0+e/, "e").replace("e+", "e");
+    }
     return String(Number(v.toPrecision(digits)));
+  }
+
+  // Tick labels: 180k reads faster than 180000 and fits at the axis' end.
+  function tickFmt(v) {
+    const a = Math.abs(v);
+    if (a >= 1e4 && a < 1e9 && Number.isInteger(v)) {
+      return a >= 1e6 ? `${Number((v / 1e6).toPrecision(3))}M` : `${Number((v / 1e3).toPrecision(4))}k`;
+    }
+    return fmt(v, 4);
   }
 
   function niceStep(span, count) {
@@ -89,13 +100,13 @@ const FtChart = (() => {
    * Each series becomes a path.series whose data-n is its number of points as given.
    */
   function lineChart(svg, opts) {
+    svg.classList.add("ft-chart"); // before measuring: the class gives the element its CSS size
     const W = opts.width || svg.clientWidth || 720;
     const H = opts.height || svg.clientHeight || 340;
-    const m = { left: 62, right: 18, top: 30, bottom: 42 };
+    const m = { left: 62, right: 24, top: 30, bottom: 42 };
     const pw = W - m.left - m.right, ph = H - m.top - m.bottom;
     svg.replaceChildren();
     svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
-    svg.classList.add("ft-chart");
 
     const logY = !!opts.logY;
     const usable = (p) => Number.isFinite(p[0]) && Number.isFinite(p[1]) && (!logY || p[1] > 0);
@@ -107,10 +118,6 @@ const FtChart = (() => {
 
     let [x0, x1] = opts.xDomain || extent(all.map((p) => p[0]));
     let [y0, y1] = opts.yDomain || extent(all.map((p) => p[1]).concat(refs.map((r) => r.y)));
-    if (!all.length && !opts.xDomain) {
-      el("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" }, svg).textContent =
-        opts.empty || "no data yet";
-    }
     if (!Number.isFinite(x0)) [x0, x1] = [0, 1];
     if (!Number.isFinite(y0)) [y0, y1] = logY ? [1, 10] : [0, 1];
     if (x1 === x0) [x0, x1] = [x0 - 0.5, x1 + 0.5];
@@ -131,12 +138,12 @@ const FtChart = (() => {
     for (const t of yTicks) {
       const y = sy(t);
       el("line", { x1: m.left, x2: m.left + pw, y1: y, y2: y, class: "grid" }, axes);
-      el("text", { x: m.left - 6, y: y + 4, "text-anchor": "end" }, axes).textContent = fmt(t, 3);
+      el("text", { x: m.left - 6, y: y + 4, "text-anchor": "end" }, axes).textContent = tickFmt(t);
     }
     for (const t of linearTicks(x0, x1, Math.max(3, Math.round(pw / 90)))) {
       const x = sx(t);
       el("line", { x1: x, x2: x, y1: m.top, y2: m.top + ph, class: "grid" }, axes);
-      el("text", { x, y: m.top + ph + 16, "text-anchor": "middle" }, axes).textContent = fmt(t, 4);
+      el("text", { x, y: m.top + ph + 16, "text-anchor": "middle" }, axes).textContent = tickFmt(t);
     }
     if (opts.xLabel) el("text", { x: m.left + pw / 2, y: H - 6, "text-anchor": "middle", class: "label" }, axes).textContent = opts.xLabel;
     if (opts.yLabel) {
@@ -168,6 +175,10 @@ const FtChart = (() => {
       lx += 36 + s.name.length * 7;
     }
 
+    if (!all.length && !opts.xDomain) {
+      el("text", { x: m.left + pw / 2, y: m.top + ph / 2, "text-anchor": "middle", class: "empty" }, svg).textContent =
+        opts.empty || "no data yet";
+    }
     if (all.length) addHover(svg, series, { m, pw, ph, sx, sy, x0, x1, xLabel: opts.xLabel || "x" });
   }
 
