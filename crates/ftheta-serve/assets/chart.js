@@ -27,13 +27,15 @@ const FtChart = (() => {
     return String(Number(v.toPrecision(digits)));
   }
 
-  // Tick labels: 180k reads faster than 180000 and fits at the axis' end.
-  function tickFmt(v) {
-    const a = Math.abs(v);
-    if (a >= 1e4 && a < 1e9 && Number.isInteger(v)) {
+  // Tick labels: 180k reads faster than 180000 and fits at the axis' end; one style per axis, so
+  // that 6000 is not followed by 10k.
+  function tickLabels(ticks) {
+    const compact = ticks.some((t) => Math.abs(t) >= 1e5 && Math.abs(t) < 1e9) && ticks.every(Number.isInteger);
+    return ticks.map((v) => {
+      const a = Math.abs(v);
+      if (!compact || a < 1e3) return fmt(v, 4);
       return a >= 1e6 ? `${Number((v / 1e6).toPrecision(3))}M` : `${Number((v / 1e3).toPrecision(4))}k`;
-    }
-    return fmt(v, 4);
+    });
   }
 
   function niceStep(span, count) {
@@ -135,16 +137,19 @@ const FtChart = (() => {
     const axes = el("g", { class: "axes" }, svg);
     el("rect", { x: m.left, y: m.top, width: pw, height: ph, class: "frame" }, axes);
     const yTicks = logY ? logTicks(Math.pow(10, t0), Math.pow(10, t1)) : linearTicks(t0, t1, Math.max(3, Math.round(ph / 50)));
-    for (const t of yTicks) {
+    const yLabels = tickLabels(yTicks);
+    yTicks.forEach((t, i) => {
       const y = sy(t);
       el("line", { x1: m.left, x2: m.left + pw, y1: y, y2: y, class: "grid" }, axes);
-      el("text", { x: m.left - 6, y: y + 4, "text-anchor": "end" }, axes).textContent = tickFmt(t);
-    }
-    for (const t of linearTicks(x0, x1, Math.max(3, Math.round(pw / 90)))) {
+      el("text", { x: m.left - 6, y: y + 4, "text-anchor": "end" }, axes).textContent = yLabels[i];
+    });
+    const xTicks = linearTicks(x0, x1, Math.max(3, Math.round(pw / 90)));
+    const xLabels = tickLabels(xTicks);
+    xTicks.forEach((t, i) => {
       const x = sx(t);
       el("line", { x1: x, x2: x, y1: m.top, y2: m.top + ph, class: "grid" }, axes);
-      el("text", { x, y: m.top + ph + 16, "text-anchor": "middle" }, axes).textContent = tickFmt(t);
-    }
+      el("text", { x, y: m.top + ph + 16, "text-anchor": "middle" }, axes).textContent = xLabels[i];
+    });
     if (opts.xLabel) el("text", { x: m.left + pw / 2, y: H - 6, "text-anchor": "middle", class: "label" }, axes).textContent = opts.xLabel;
     if (opts.yLabel) {
       el("text", { x: 14, y: m.top + ph / 2, "text-anchor": "middle", class: "label",

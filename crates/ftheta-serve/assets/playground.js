@@ -43,10 +43,14 @@ function layout() {
   g.y = (b) => g.b - ((b - b0) / (b1 - b0)) * (g.b - g.t);
   g.w = (px) => w0 + ((px - g.l) / (g.r - g.l)) * (w1 - w0);
   g.bv = (py) => b0 + ((g.b - py) / (g.b - g.t)) * (b1 - b0);
-  const losses = land.loss.flat().filter((v) => Number.isFinite(v) && v > 0);
-  g.lo = Math.min(land.optimum.loss > 0 ? land.optimum.loss : Infinity, ...losses);
-  g.hi = Math.max(...losses);
-  g.u = (L) => Math.log(L / g.lo) / Math.log(g.hi / g.lo); // 0 at the lowest level, 1 at the highest
+  // Levels log-spaced in the loss above the optimum, over three decades: the bowl's floor then
+  // shows as nested ellipses instead of one flat band (L itself varies only a few-fold on the map).
+  const losses = land.loss.flat().filter(Number.isFinite);
+  g.floor = Math.min(land.optimum.loss, ...losses);
+  g.hi = Math.max(...losses) - g.floor;
+  g.lo = g.hi * 1e-3;
+  g.u = (L) => Math.log(Math.max(L - g.floor, g.lo) / g.lo) / Math.log(g.hi / g.lo); // 0 to 1
+  g.level = (k) => g.floor + g.lo * Math.pow(g.hi / g.lo, k / LEVELS);
   return g;
 }
 
@@ -78,7 +82,7 @@ function drawMap() {
     const b = g.bv((y0 + py + 0.5) / dpr);
     for (let px = 0; px < pw; px++) {
       const L = lossAt(g.w((x0 + px + 0.5) / dpr), b);
-      const k = Number.isFinite(L) && L > 0 ? Math.min(LEVELS - 1, Math.max(0, Math.floor(g.u(L) * LEVELS))) : LEVELS - 1;
+      const k = Number.isFinite(L) ? Math.min(LEVELS - 1, Math.max(0, Math.floor(g.u(L) * LEVELS))) : LEVELS - 1;
       const o = (py * pw + px) * 4;
       img.data[o] = band[k][0]; img.data[o + 1] = band[k][1]; img.data[o + 2] = band[k][2]; img.data[o + 3] = 255;
     }
@@ -98,7 +102,7 @@ function drawContours(ctx) {
   ctx.strokeStyle = "rgba(255,255,255,0.45)";
   ctx.lineWidth = 0.8;
   for (let k = 1; k < LEVELS; k++) {
-    const level = g.lo * Math.pow(g.hi / g.lo, k / LEVELS);
+    const level = g.level(k);
     ctx.beginPath();
     for (let j = 0; j + 1 < bs.length; j++) {
       for (let i = 0; i + 1 < ws.length; i++) {
@@ -162,12 +166,12 @@ function drawAxes(ctx, band) {
   ctx.fillStyle = "#5f6b7a";
   ctx.font = "11px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
   ctx.textAlign = "left";
-  for (const t of FtChart.logTicks(g.lo, g.hi)) ctx.fillText(fmt(t, 3), bx + bw + 4, g.b - g.u(t) * h + 4);
+  for (const t of FtChart.logTicks(g.lo, g.hi)) ctx.fillText(fmt(t, 2), bx + bw + 4, g.b - g.u(g.floor + t) * h + 4);
   ctx.save();
   ctx.translate(g.W - 4, (g.t + g.b) / 2);
   ctx.rotate(-Math.PI / 2);
   ctx.textAlign = "center";
-  ctx.fillText("training MSE (log)", 0, 0);
+  ctx.fillText(`MSE − ${fmt(g.floor, 3)} (log)`, 0, 0);
   ctx.restore();
 }
 
@@ -358,8 +362,9 @@ async function loadLandscape(first) {
   }
   if (token !== requestToken) return;
   $("#load-error").hidden = true;
-  $("#w0").value = land.start.w;
-  $("#b0").value = land.start.b;
+  // Six digits: the standardized start is the raw one converted (0.9999320…), more is noise here.
+  $("#w0").value = Number(land.start.w.toPrecision(6));
+  $("#b0").value = Number(land.start.b.toPrecision(6));
   $("#lr").value = std ? 0.1 : 0.04;
   $("#stable-lr").textContent = fmt(land.stable_lr);
   $("#feature").textContent = `x = ${land.feature}, ${land.n_rows} rows`;

@@ -4,6 +4,7 @@
 
 const REFRESH_MS = 5000;
 const STORE_KEY = "ftheta.overlay";
+const EXAMPLE = "ftheta train --data deliveries --model mlp:32,16 --optimizer adam --standardize --epochs 20 --out";
 const $ = (sel) => document.querySelector(sel);
 const fmt = FtChart.fmt;
 
@@ -89,6 +90,7 @@ function renderTable() {
   });
   tbody.replaceChildren(...rows);
   $("#empty").hidden = runs.length > 0;
+  $("#runs thead").hidden = runs.length === 0;
 }
 
 async function history(run) {
@@ -142,6 +144,11 @@ async function refresh() {
     const body = await getJSON("/api/runs");
     runs = body.runs || [];
     $("#root").textContent = body.root ? `in ${body.root}/` : "";
+    // The example writes into the folder this server watches, so following it makes a run appear.
+    if (body.root) {
+      const out = `${body.root.replace(/\/$/, "")}/mlp`;
+      $("#example").textContent = `${EXAMPLE} ${/\s/.test(out) ? `'${out}'` : out}`;
+    }
     $("#load-error").hidden = true;
     renderTable();
     await updateOverlay();
