@@ -30,7 +30,7 @@ const FtChart = (() => {
   // Tick labels: 180k reads faster than 180000 and fits at the axis' end; one style per axis, so
   // that 6000 is not followed by 10k.
   function tickLabels(ticks) {
-    const compact = ticks.some((t) => Math.abs(t) >= 1e5 && Math.abs(t) < 1e9) && ticks.every(Number.isInteger);
+    const compact = ticks.some((t) => Math.abs(t) >= 1e5) && ticks.every((t) => Number.isInteger(t) && Math.abs(t) < 1e9);
     return ticks.map((v) => {
       const a = Math.abs(v);
       if (!compact || a < 1e3) return fmt(v, 4);

@@ -184,14 +184,16 @@ function buildOverlay() {
   svg.replaceChildren();
   SVG("rect", { x: g.l, y: g.t, width: g.r - g.l, height: g.b - g.t }, SVG("clipPath", { id: "plot-clip" }, SVG("defs", {}, svg)));
   const plot = SVG("g", { "clip-path": "url(#plot-clip)" }, svg);
-  const o = land.optimum, ox = g.x(o.w), oy = g.y(o.b);
-  SVG("path", { d: `M${ox - 7} ${oy}h14M${ox} ${oy - 7}v14`, stroke: "#fff", "stroke-width": 2.5 }, plot);
-  SVG("circle", { cx: ox, cy: oy, r: 9, fill: "none", stroke: "#fff", "stroke-width": 1.5 }, plot);
-  SVG("text", { x: ox + 12, y: oy - 10, fill: "#fff", "font-size": 12 }, plot).textContent =
-    `optimum (${fmt(o.w, 3)}, ${fmt(o.b, 3)})`;
   const common = { fill: "none", "stroke-linejoin": "round", "stroke-linecap": "round" };
   SVG("polyline", { id: "path-halo", ...common, stroke: "rgba(0,0,0,0.55)", "stroke-width": 4.5 }, plot);
   SVG("polyline", { id: "descent-path", ...common, stroke: "#ff6f59", "stroke-width": 2, "data-n": 0 }, plot);
+  // Markers above the path, so that a wild path never hides where the optimum is.
+  const o = land.optimum, ox = g.x(o.w), oy = g.y(o.b);
+  SVG("path", { d: `M${ox - 7} ${oy}h14M${ox} ${oy - 7}v14`, stroke: "#fff", "stroke-width": 2.5 }, plot);
+  SVG("circle", { cx: ox, cy: oy, r: 9, fill: "none", stroke: "#fff", "stroke-width": 1.5 }, plot);
+  SVG("text", { x: ox + 12, y: oy - 10, fill: "#fff", "font-size": 12,
+    stroke: "rgba(0,0,0,0.6)", "stroke-width": 3, "paint-order": "stroke" }, plot).textContent =
+    `optimum (${fmt(o.w, 3)}, ${fmt(o.b, 3)})`;
   SVG("circle", { id: "start-marker", r: 5, fill: "#fff", stroke: "#000", "stroke-width": 1.5 }, plot);
   SVG("circle", { id: "current-marker", r: 4, fill: "#ff6f59", stroke: "#fff", "stroke-width": 1.5, visibility: "hidden" }, plot);
   placeStart();
@@ -247,13 +249,13 @@ function visiblePoints(count) {
     if (!seg) continue;
     const last = out[out.length - 1];
     if (last && (last[0] !== seg[0][0] || last[1] !== seg[0][1])) {
-      let s0 = perimeter(last, r), s1 = perimeter(seg[0], r);
-      const forward = ((s1 - s0 + total) % total) <= total / 2;
-      if (!forward) [s0, s1] = [s1, s0];
-      const passed = corners.filter(([s]) => ((s - s0 + total) % total) < ((s1 - s0 + total) % total)).map(([s, c]) => [((s - s0 + total) % total), c]);
-      passed.sort((a, c) => a[0] - c[0]);
-      const cs = passed.map(([, c]) => c);
-      out.push(...(forward ? cs : cs.reverse()));
+      // Both points lie on the margin's edge: go round it the short way, through its corners.
+      const s0 = perimeter(last, r), s1 = perimeter(seg[0], r);
+      const cw = (s) => (s - s0 + total) % total; // clockwise distance from `last`
+      const clockwise = cw(s1) <= total / 2;
+      const between = corners.filter(([s]) => (clockwise ? cw(s) < cw(s1) : cw(s) > cw(s1)));
+      between.sort((a, c) => (clockwise ? cw(a[0]) - cw(c[0]) : cw(c[0]) - cw(a[0])));
+      out.push(...between.map(([, c]) => c));
     }
     if (!last || last[0] !== seg[0][0] || last[1] !== seg[0][1]) out.push(seg[0]);
     out.push(seg[1]);
@@ -268,7 +270,11 @@ function drawPath() {
   const attr = pts.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(" ");
   line.setAttribute("points", attr);
   line.setAttribute("data-n", result ? shown : 0);
-  $("#path-halo").setAttribute("points", attr);
+  // A long zigzag (divergence, small batches) would paint the map over: thinner, see-through lines.
+  const dense = result && result.path.length > 60;
+  line.setAttribute("stroke-width", dense ? 1.2 : 2);
+  line.setAttribute("stroke-opacity", dense ? 0.8 : 1);
+  $("#path-halo").setAttribute("points", dense ? "" : attr);
   const cur = $("#current-marker"), p = result && result.path[shown - 1];
   const ok = p && Number.isFinite(p[0]) && Number.isFinite(p[1]);
   cur.setAttribute("visibility", ok ? "visible" : "hidden");

@@ -83,7 +83,7 @@ function renderTable() {
     if (r.modified) mod.title = new Date(r.modified * 1000).toLocaleString();
     // The whole row opens the run; the checkbox and the link keep their own behaviour.
     tr.addEventListener("click", (ev) => {
-      if (!ev.target.closest("a, input")) location.href = runUrl(r.id);
+      if (!ev.target.closest("a, input, td:first-child")) location.href = runUrl(r.id);
     });
     tr.style.cursor = "pointer";
     return tr;
