@@ -180,6 +180,11 @@ function listen() {
     run.history.push(JSON.parse(ev.data));
     scheduleDraw();
   });
+  // A resumed run drops the history lines past its checkpoint; the server then sends it all again.
+  events.addEventListener("reset", () => {
+    run.history = [];
+    scheduleDraw();
+  });
   events.addEventListener("status", (ev) => {
     const { status, message } = JSON.parse(ev.data);
     const wasRunning = run.status === "running";
