@@ -75,9 +75,11 @@ describe('ftheta serve dashboard', { timeout: 600_000 }, () => {
     const page = await context.newPage();
     page.errors = [];
     page.foreign = [];
+    page.requested = [];
     page.on('pageerror', (err) => page.errors.push(err.message));
     page.on('request', (req) => {
       const u = req.url();
+      page.requested.push(u);
       if (!u.startsWith(base + '/') && !u.startsWith('data:') && !u.startsWith('blob:')) page.foreign.push(u);
     });
     const response = await page.goto(base + path);
@@ -200,6 +202,8 @@ describe('ftheta serve dashboard', { timeout: 600_000 }, () => {
     assert.ok(n1 > n0);
     assert.equal(await livePage.evaluate(() => window.__e2eNotReloaded), true, 'the page was not reloaded');
     assert.equal(live.exitCode, null, 'the training is still running');
+    assert.ok(livePage.requested.some((u) => u.startsWith(`${base}/api/run/events?`) && new URL(u).searchParams.get('id') === 'live'),
+      `the page follows /api/run/events?id=live (requests: ${livePage.requested.join(', ')})`);
     await waitFor(async () => (await livePage.locator('#status').textContent()).trim() === 'running', 10_000, '#status to read running');
     await screenshot(livePage, 'run-live');
     assertClean(livePage);
@@ -207,7 +211,8 @@ describe('ftheta serve dashboard', { timeout: 600_000 }, () => {
 
   it('(c2) a killed run turns to stopped without a reload', BROWSER_TEST, async () => {
     assert.ok(livePage && live, 'needs test (c)');
-    await killChild(live);
+    // SIGKILL: the process dies without a word (SIGINT would save a checkpoint: `interrupted`).
+    await killChild(live, 5000, 'SIGKILL');
     const { json } = await getJson('/api/run?id=live');
     await waitFor(async () => (await livePage.locator('#status').textContent()).trim() === 'stopped', 30_000,
       `#status to read stopped after the training was killed (the API says ${json.status})`);

@@ -58,10 +58,10 @@ export function startChild(bin, args, { cwd } = {}) {
   return child;
 }
 
-/** Kills a child: SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
-export async function killChild(child, graceMs = 3000) {
+/** Kills a child: `signal` (SIGTERM), then SIGKILL if it has not exited within `graceMs`. */
+export async function killChild(child, graceMs = 3000, signal = 'SIGTERM') {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
+  child.kill(signal);
   const done = await Promise.race([child.exited.then(() => true), sleep(graceMs).then(() => false)]);
   if (!done) {
     child.kill('SIGKILL');
