@@ -314,6 +314,20 @@ describe('ftheta serve dashboard', { timeout: 600_000 }, () => {
     await waitFor(async () => (await page.getAttribute('#message', 'class') ?? '').split(/\s+/).includes('diverged'), 30_000,
       `#message to get class diverged with lr ${lr} > 2/λ_max = ${land.stable_lr}`);
     assert.match(await page.locator('#message').textContent(), /diverged/i);
+    // The same run through the API says where it diverged; the page draws the path up to there.
+    const q = new URLSearchParams({
+      w: await page.inputValue('#w0'), b: await page.inputValue('#b0'), lr: String(lr),
+      updates: await page.inputValue('#updates'), batch: 'full', standardize: '0',
+    });
+    const { status, json: run } = await getJson(`/api/playground/run?${q}`);
+    assert.equal(status, 200, `/api/playground/run?${q}`);
+    assert.equal(run.diverged, true, `the API run diverges too: ${run.message}`);
+    assert.equal(run.path.length, run.diverged_at + 1);
+    assert.match(await page.locator('#message').textContent(), new RegExp(`\\b${run.diverged_at}\\b`), 'the message gives the update');
+    await waitFor(async () => Number(await page.getAttribute('polyline#descent-path', 'data-n')) === run.path.length, 30_000,
+      `polyline#descent-path data-n = ${run.path.length} (diverged at update ${run.diverged_at})`);
+    await waitFor(async () => Number(await page.getAttribute('svg#loss-curve path.series', 'data-n')) === run.loss.length, 10_000,
+      `the loss curve to have ${run.loss.length} points`);
     await screenshot(page, 'playground-diverged');
     assertClean(page);
   });
