@@ -149,7 +149,14 @@ impl Descent {
         let rows = p.pick(standardize).x.len();
         let batch = match query.get("batch").map(|s| s.trim()) {
             None | Some("full" | "") => None,
-            Some(_) => Some(q.count("batch", rows, (1, rows))?).filter(|&b| b < rows),
+            Some(text) => match text.parse::<usize>() {
+                Ok(b) if (1..=rows).contains(&b) => Some(b).filter(|&b| b < rows),
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "batch={text}: must be 'full' or a whole number from 1 to {rows}"
+                    )))
+                }
+            },
         };
         Ok(Descent {
             w: q.number("w", start.0, within, "a number with magnitude at most 1e6")?,
