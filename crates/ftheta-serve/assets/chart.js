@@ -2,6 +2,15 @@
 // and the binary embeds everything it serves.
 "use strict";
 
+// Shared by every page (this script loads first on each): the API's JSON, or an Error carrying
+// the API's own message (`{"error": "..."}`), so pages can show it as it is.
+async function getJSON(url) {
+  const res = await fetch(url, { cache: "no-store" });
+  const body = await res.json().catch(() => ({ error: `${res.status} ${res.statusText}` }));
+  if (!res.ok) throw new Error(body.error || `${res.status} ${res.statusText}`);
+  return body;
+}
+
 const FtChart = (() => {
   const SVG_NS = "http://www.w3.org/2000/svg";
   // Okabe–Ito: distinguishable with the common colour-vision deficiencies (yellow left out: too

@@ -21,13 +21,6 @@ let shown = 0; // points of result.path drawn so far
 let requestToken = 0; // a newer landscape or run request makes older answers stale
 let animation = 0;
 
-async function getJSON(url) {
-  const res = await fetch(url, { cache: "no-store" });
-  const body = await res.json().catch(() => ({ error: `${res.status} ${res.statusText}` }));
-  if (!res.ok) throw new Error(body.error || `${res.status} ${res.statusText}`);
-  return body;
-}
-
 function viridis(t) {
   const x = Math.min(1, Math.max(0, t)) * (VIRIDIS.length - 1);
   const i = Math.min(VIRIDIS.length - 2, Math.floor(x)), f = x - i;

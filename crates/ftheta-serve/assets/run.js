@@ -13,13 +13,6 @@ let run = null; // the /api/run body; run.history grows with the event stream
 let events = null;
 let drawPending = false;
 
-async function getJSON(url) {
-  const res = await fetch(url, { cache: "no-store" });
-  const body = await res.json().catch(() => ({ error: `${res.status} ${res.statusText}` }));
-  if (!res.ok) throw new Error(body.error || `${res.status} ${res.statusText}`);
-  return body;
-}
-
 function showError(message) {
   $("#error").textContent = message;
   $("#error").hidden = false;

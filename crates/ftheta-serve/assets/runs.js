@@ -15,13 +15,6 @@ let runs = [];
 let overlayGeneration = 0;
 let overlayDrawn = ""; // what the chart shows now, so a refresh with nothing new keeps the hover
 
-async function getJSON(url) {
-  const res = await fetch(url, { cache: "no-store" });
-  const body = await res.json().catch(() => ({ error: `${res.status} ${res.statusText}` }));
-  if (!res.ok) throw new Error(body.error || `${res.status} ${res.statusText}`);
-  return body;
-}
-
 function ago(unixSeconds) {
   const s = Date.now() / 1000 - unixSeconds;
   if (s < 60) return "just now";
