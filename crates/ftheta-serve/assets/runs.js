@@ -63,7 +63,7 @@ function renderTable() {
     cell(tr, r.data ?? "");
     cell(tr, r.optimizer ?? "");
     cell(tr, r.lr == null ? "—" : fmt(r.lr), "num");
-    cell(tr, r.batch_size ?? "—", "num");
+    cell(tr, r.batch_size ?? (r.spec ? "full" : "—"), "num");
     const st = cell(tr, r.status, `status ${r.status}`);
     if (r.message) st.title = r.message;
     cell(tr, r.updates ?? "—", "num");
