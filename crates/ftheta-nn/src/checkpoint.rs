@@ -3,17 +3,28 @@
 //! A model's checkpoint holds exactly its `state_dict` (names such as `layers.0.weight`), so it
 //! loads in PyTorch with `safetensors.torch.load_file` + `load_state_dict`, and one written by
 //! PyTorch loads here. Optimizer state goes in a file of its own for the same reason.
+//!
+//! ftheta writes the file itself (the format is an 8-byte header length, a JSON header, the data)
+//! rather than through `safetensors::serialize`, which takes its metadata as a `HashMap` and so
+//! writes two or more keys in a different order each run: the same weights must give the same
+//! bytes. That makes room for a checksum: the metadata key [`CHECKSUM_KEY`] holds the CRC-32 of the
+//! data, and loading refuses a file whose data no longer match it (a flipped bit in the weights
+//! would otherwise load silently). Files without it, such as PyTorch's, load as before.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 
 use ftheta_core::Tensor;
-use safetensors::tensor::{Dtype, TensorView};
+use safetensors::tensor::Dtype;
 use safetensors::SafeTensors;
 
 use crate::module::Module;
 use crate::NnError;
+
+/// The metadata key of the data's CRC-32 (8 hex digits), written by [`Checkpoint::to_bytes`] and
+/// checked, then removed from [`Checkpoint::metadata`], by [`Checkpoint::from_bytes`].
+pub const CHECKSUM_KEY: &str = "ftheta.crc32";
 
 /// Named tensors and metadata, as stored in one safetensors file.
 #[derive(Default)]
@@ -60,23 +71,33 @@ impl Checkpoint {
         self.tensors.iter().cloned().collect()
     }
 
-    /// The file's bytes.
+    /// The file's bytes: safetensors with the tensors as F32 in insertion order, the header's keys
+    /// sorted, and the data's CRC-32 under [`CHECKSUM_KEY`].
     pub fn to_bytes(&self) -> Result<Vec<u8>, NnError> {
-        let data: Vec<(String, Vec<u8>, Vec<usize>)> = self
-            .tensors
-            .iter()
-            .map(|(n, t)| (n.clone(), t.to_vec().iter().flat_map(|v| v.to_le_bytes()).collect(), t.shape().to_vec()))
-            .collect();
-        let views = data
-            .iter()
-            .map(|(n, bytes, shape)| {
-                TensorView::new(Dtype::F32, shape.clone(), bytes)
-                    .map(|v| (n.clone(), v))
-                    .map_err(|e| err(Path::new(n), e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
-        safetensors::serialize(views, Some(meta)).map_err(|e| err(Path::new("<memory>"), e.to_string()))
+        let mut data = Vec::new();
+        let mut header = serde_json::Map::new();
+        for (name, t) in &self.tensors {
+            if name == "__metadata__" || header.contains_key(name) {
+                return Err(err(Path::new(name), "a tensor name used twice or reserved by the format"));
+            }
+            let start = data.len();
+            data.extend(t.to_vec().iter().flat_map(|v| v.to_le_bytes()));
+            header.insert(
+                name.clone(),
+                serde_json::json!({"dtype": "F32", "shape": t.shape(), "data_offsets": [start, data.len()]}),
+            );
+        }
+        let mut meta = self.metadata.clone();
+        meta.insert(CHECKSUM_KEY.into(), format!("{:08x}", crc32fast::hash(&data)));
+        header.insert("__metadata__".into(), serde_json::json!(meta));
+        let mut json = serde_json::to_vec(&header).expect("strings and numbers serialize");
+        // The data start 8-byte aligned, as the reference writer pads them (with spaces).
+        json.resize(json.len().next_multiple_of(8), b' ');
+        let mut out = Vec::with_capacity(8 + json.len() + data.len());
+        out.extend((json.len() as u64).to_le_bytes());
+        out.extend(json);
+        out.extend(data);
+        Ok(out)
     }
 
     /// Parses a file's bytes; `path` only names the file in errors. `F32` and `F64` tensors are
@@ -109,7 +130,19 @@ impl Checkpoint {
                 Tensor::try_from_data(data, view.shape()).map_err(|e| err(path, format!("tensor '{name}': {e}")))?;
             tensors.push((name, t));
         }
-        let metadata = meta.metadata().clone().unwrap_or_default().into_iter().collect();
+        let mut metadata: BTreeMap<String, String> = meta.metadata().clone().unwrap_or_default().into_iter().collect();
+        if let Some(stored) = metadata.remove(CHECKSUM_KEY) {
+            let header_len = u64::from_le_bytes(bytes[..8].try_into().expect("checked by deserialize")) as usize;
+            let computed = format!("{:08x}", crc32fast::hash(&bytes[8 + header_len..]));
+            if stored != computed {
+                return Err(err(
+                    path,
+                    format!(
+                        "is corrupt: its weights do not match their checksum (CRC-32 {computed}, recorded {stored})"
+                    ),
+                ));
+            }
+        }
         Ok(Checkpoint { tensors, metadata })
     }
 

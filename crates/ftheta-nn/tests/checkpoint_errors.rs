@@ -262,3 +262,46 @@ fn a_valid_file_still_loads() {
     assert_eq!(ck.metadata.get("spec").map(String::as_str), Some("mlp:4:tanh"));
     ck.load_into(&model("mlp:4:tanh"), &path).unwrap();
 }
+
+#[test]
+fn a_flipped_bit_in_the_weights_is_caught_by_the_checksum() {
+    let dir = TempDir::new("checksum");
+    let bytes = good_bytes();
+    let (header, data) = split(&bytes);
+    assert_eq!(header["__metadata__"][ftheta_nn::checkpoint::CHECKSUM_KEY].as_str().map(str::len), Some(8));
+    for (i, bit) in [(0, 0), (data.len() / 2, 3), (data.len() - 1, 7)] {
+        let mut flipped = bytes.clone();
+        let at = bytes.len() - data.len() + i;
+        flipped[at] ^= 1 << bit;
+        let path = dir.write(&format!("flipped-{i}.safetensors"), &flipped);
+        assert_names(&load_error(&path), &path, &["is corrupt", "checksum"]);
+    }
+    // The checksum is checked, then kept out of the metadata a caller sees.
+    let ck = Checkpoint::from_bytes(&bytes, Path::new("good")).unwrap();
+    assert_eq!(ck.metadata.keys().collect::<Vec<_>>(), ["spec"]);
+    // A file without one (PyTorch's) still loads.
+    let mut h = header.clone();
+    h["__metadata__"].as_object_mut().unwrap().remove(ftheta_nn::checkpoint::CHECKSUM_KEY);
+    assert!(Checkpoint::from_bytes(&join(&h, &data), Path::new("torch")).is_ok());
+}
+
+#[test]
+fn the_same_checkpoint_is_the_same_bytes_whatever_its_metadata() {
+    let ck = || {
+        Checkpoint::from_module(&model("mlp:4:tanh"))
+            .with_meta("spec", "mlp:4:tanh")
+            .with_meta("update", "12")
+            .with_meta("ftheta.input", "1,2,3")
+    };
+    let first = ck().to_bytes().unwrap();
+    for _ in 0..20 {
+        assert_eq!(ck().to_bytes().unwrap(), first);
+    }
+    // The reference reader accepts it, with every tensor and its shape.
+    let st = safetensors::SafeTensors::deserialize(&first).unwrap();
+    let m = model("mlp:4:tanh");
+    for (name, p) in m.named_parameters() {
+        assert_eq!(st.tensor(&name).unwrap().shape(), p.shape(), "{name}");
+        assert_eq!(st.tensor(&name).unwrap().dtype(), Dtype::F32);
+    }
+}
