@@ -187,6 +187,11 @@ fn broken_checkpoints_for_eval_predict_and_resume() {
     std::fs::write(tampered.join("model.safetensors"), &t).unwrap();
     let garbage = copy_run(&good, "ckpt-garbage");
     std::fs::write(garbage.join("model.safetensors"), b"\xff\xff\xff\xff\xff\xff\xff\x7fnot safetensors").unwrap();
+    // One bit of the last weight flipped: a valid file whose weights no longer match their CRC-32.
+    let flipped = copy_run(&good, "ckpt-flipped");
+    let mut f = bytes.clone();
+    *f.last_mut().unwrap() ^= 0x10;
+    std::fs::write(flipped.join("model.safetensors"), &f).unwrap();
     // Weights of an MLP in the folder of a linear model.
     let mismatch = copy_run(&good, "ckpt-mismatch");
     std::fs::copy(other.join("model.safetensors"), mismatch.join("model.safetensors")).unwrap();
@@ -195,6 +200,7 @@ fn broken_checkpoints_for_eval_predict_and_resume() {
         (&truncated, &["model.safetensors", "not a valid safetensors file"]),
         (&tampered, &["model.safetensors", "not a valid safetensors file"]),
         (&garbage, &["model.safetensors", "not a valid safetensors file"]),
+        (&flipped, &["model.safetensors", "is corrupt", "checksum"]),
         (&mismatch, &["model.safetensors", "does not fit the model", "unexpected 'layers.2.weight'"]),
     ];
     let data = input("good.csv");
