@@ -95,7 +95,8 @@ pub struct TrainArgs {
     /// Print one JSON object with the results on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Continue the run in DIR from its checkpoint.
+    /// Continue the run in DIR from its checkpoint, with its own settings; with --epochs or
+    /// --updates, to that new length (also after it finished).
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     pub resume: Option<PathBuf>,
     /// No progress output.
@@ -104,6 +105,9 @@ pub struct TrainArgs {
     /// Stop after N epochs as if interrupted (to test --resume).
     #[arg(long, hide = true)]
     pub interrupt_after: Option<u64>,
+    /// The flags given on the command line (argument ids such as `lr`), set after parsing.
+    #[arg(skip)]
+    pub given: Vec<String>,
 }
 
 /// Samples per batch.

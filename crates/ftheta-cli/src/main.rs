@@ -8,7 +8,7 @@ mod train;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// ftheta: find a function f_θ from data. Train models, run the lab, see every idea.
 #[derive(Parser, Debug)]
@@ -83,7 +83,20 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal error: {info}");
     }));
-    let cli = match Cli::try_parse() {
+    let parsed = Cli::command().try_get_matches().and_then(|m| {
+        let mut cli = Cli::from_arg_matches(&m)?;
+        if let (Some(Command::Train(a)), Some(t)) = (&mut cli.command, m.subcommand_matches("train")) {
+            // Which flags the user typed (not defaults): a resumed run refuses those it cannot honour.
+            let cmd = Cli::command();
+            let flags = cmd.find_subcommand("train").into_iter().flat_map(|c| c.get_arguments());
+            a.given = flags
+                .map(|arg| arg.get_id().as_str().to_string())
+                .filter(|id| t.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+                .collect();
+        }
+        Ok(cli)
+    });
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             if !e.use_stderr() {
@@ -177,7 +190,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             })?)
         }
         None => {
-            use clap::CommandFactory;
             Cli::command().print_help()?;
             println!();
             Ok(())

@@ -39,10 +39,7 @@ fn config_from(a: &TrainArgs) -> RunConfig {
         standardize: a.standardize,
     };
     let train = TrainConfig {
-        budget: match (a.epochs, a.updates) {
-            (_, Some(u)) => Budget::Updates(u),
-            (e, None) => Budget::Epochs(e.unwrap_or(10)),
-        },
+        budget: budget_flag(a).unwrap_or(Budget::Epochs(10)),
         batch_size: a.batch_size.0,
         shuffle: !a.no_shuffle,
         seed: a.seed,
@@ -63,6 +60,36 @@ fn config_from(a: &TrainArgs) -> RunConfig {
         standardizer: None,
         train,
     }
+}
+
+/// `--epochs` or `--updates`, when given.
+fn budget_flag(a: &TrainArgs) -> Option<Budget> {
+    match (a.epochs, a.updates) {
+        (_, Some(u)) => Some(Budget::Updates(u)),
+        (Some(e), None) => Some(Budget::Epochs(e)),
+        (None, None) => None,
+    }
+}
+
+/// A resumed run keeps the settings in its config.json (changing them halfway would make a run
+/// that no single command describes); only its length may change. Any other flag is refused
+/// rather than silently ignored.
+fn refuse_changes_on_resume(a: &TrainArgs) -> Result<()> {
+    const ALLOWED: [&str; 6] = ["resume", "epochs", "updates", "quiet", "json", "interrupt_after"];
+    let changed: Vec<String> = a
+        .given
+        .iter()
+        .filter(|id| !ALLOWED.contains(&id.as_str()))
+        .map(|id| format!("--{}", id.replace('_', "-")))
+        .collect();
+    if !changed.is_empty() {
+        anyhow::bail!(
+            "{}: a resumed run keeps the settings in its config.json; only --epochs or --updates may be given, to \
+             train it longer",
+            changed.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn build_model(cfg: &RunConfig) -> Result<Model> {
@@ -129,8 +156,17 @@ pub fn train(a: &TrainArgs) -> Result<()> {
     catch_ctrl_c();
     let (mut cfg, dir, fresh) = match &a.resume {
         Some(d) => {
+            refuse_changes_on_resume(a)?;
             let dir = RunDir::open(d).context("--resume")?;
-            (dir.read_config()?, Some(dir), false)
+            let mut cfg = dir.read_config()?;
+            if let Some(budget) = budget_flag(a) {
+                // Checked before the run is marked running again, so a refused flag leaves it as it was.
+                if let Some(state) = dir.read_state()? {
+                    ftheta_train::check_budget(&state, budget)?;
+                }
+                cfg.train.budget = budget;
+            }
+            (cfg, Some(dir), false)
         }
         None => (config_from(a), None, true),
     };
@@ -220,6 +256,10 @@ fn fit(cfg: &RunConfig, model: &Model, data: &Prepared, dir: Option<&RunDir>, a:
     let mut trainer = Trainer::new(model, cfg.train.clone()).context("training settings")?;
     if let (Some(d), Some(_)) = (dir, &a.resume) {
         d.load_checkpoint(&mut trainer).context("--resume")?;
+        if budget_flag(a).is_some() {
+            trainer.set_budget(cfg.train.budget)?;
+            d.write_config(cfg)?;
+        }
     }
     let per_epoch = match cfg.train.batch_size {
         Some(b) => data.train.len().div_ceil(b) as u64,

@@ -229,3 +229,35 @@ fn serve_refuses_bad_settings_in_one_line() {
     }
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a folder");
 }
+
+#[test]
+fn resume_with_more_epochs_trains_on_as_one_longer_run() {
+    let common =
+        ["train", "--data", "digits", "--model", "mlp:16", "--optimizer", "adam", "--batch-size", "64", "-q", "--out"];
+    let (long, short) = (tmp("extend-long"), tmp("extend-short"));
+    let ok = |out: Output| assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    ok(ftheta(&[&common[..], &[long.to_str().unwrap(), "--epochs", "4"]].concat()));
+    ok(ftheta(&[&common[..], &[short.to_str().unwrap(), "--epochs", "2"]].concat()));
+    let s = short.to_str().unwrap();
+    let status = || std::fs::read_to_string(short.join("status.json")).unwrap();
+    let before = (status(), std::fs::read(short.join("model.safetensors")).unwrap());
+    // Flags that would change the run, or a budget already spent, are refused and change nothing.
+    for (args, needle) in [
+        (vec!["--lr", "0.1"], "--lr"),
+        (vec!["--batch-size", "64", "--epochs", "4"], "--batch-size"),
+        (vec!["--epochs", "2"], "already done 2 epochs"),
+    ] {
+        let out = ftheta(&[&["train", "--resume", s, "-q"], &args[..]].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle) && err.trim().lines().count() == 1, "{args:?}: {err}");
+        assert_eq!((status(), std::fs::read(short.join("model.safetensors")).unwrap()), before, "{args:?}");
+    }
+    ok(ftheta(&["train", "--resume", s, "--epochs", "4", "-q"]));
+    assert_eq!(history_without_seconds(&long), history_without_seconds(&short));
+    for f in ["model.safetensors", "checkpoint/model.safetensors", "checkpoint/optimizer.safetensors"] {
+        assert_eq!(std::fs::read(long.join(f)).unwrap(), std::fs::read(short.join(f)).unwrap(), "{f}");
+    }
+    let cfg: Value = serde_json::from_str(&std::fs::read_to_string(short.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["train"]["budget"], json!({"epochs": 4}), "{cfg}");
+}

@@ -19,4 +19,4 @@ pub mod trainer;
 pub use error::TrainError;
 pub use metrics::{evaluate, Metrics};
 pub use solve::{least_squares, stable_lr_limit, LeastSquares};
-pub use trainer::{Budget, EvalEvery, Observer, OptimizerKind, Record, TrainConfig, TrainState, Trainer};
+pub use trainer::{check_budget, Budget, EvalEvery, Observer, OptimizerKind, Record, TrainConfig, TrainState, Trainer};

@@ -296,6 +296,11 @@ impl RunDir {
         ["checkpoint", "checkpoint.old"].iter().map(|d| self.file(d)).find(|d| d.join("state.json").is_file())
     }
 
+    /// The last complete checkpoint's `state.json` alone; `None` before the first checkpoint.
+    pub fn read_state(&self) -> Result<Option<TrainState>, TrainError> {
+        self.checkpoint_dir().map(|d| read_json(&d.join("state.json"))).transpose()
+    }
+
     /// Reads the last complete checkpoint's state and checks that each of its files loads and
     /// belongs to the same update; `None` before the first checkpoint.
     pub fn read_checkpoint(&self) -> Result<Option<(TrainState, CheckpointFiles)>, TrainError> {

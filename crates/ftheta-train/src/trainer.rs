@@ -209,6 +209,22 @@ impl Record {
     }
 }
 
+/// Whether `budget` leaves something to do for a run at `state`; the error names what was done.
+pub fn check_budget(state: &TrainState, budget: Budget) -> Result<(), TrainError> {
+    let (asked, done) = match budget {
+        Budget::Epochs(e) => (format!("--epochs {e}"), (e <= state.epoch).then(|| format!("{} epochs", state.epoch))),
+        Budget::Updates(u) => {
+            (format!("--updates {u}"), (u <= state.update).then(|| format!("{} updates", state.update)))
+        }
+    };
+    match done {
+        Some(done) => {
+            Err(TrainError::Config(format!("{asked}: the run has already done {done}; give more to train it longer")))
+        }
+        None => Ok(()),
+    }
+}
+
 /// Hooks called by [`Trainer::fit`]; every method has a default that does nothing.
 pub trait Observer {
     /// After each update, with the batch's loss.
@@ -284,6 +300,17 @@ impl<'m> Trainer<'m> {
         self.state = state;
         self.best = best;
         self.history = history;
+    }
+
+    /// Trains longer (or less) than the budget it was started with: after [`Trainer::resume`], a
+    /// run that had finished goes on to the new budget. A budget already spent is an error naming
+    /// what was done. Early stopping still applies: a run stopped by `patience` stops again at its
+    /// next evaluation unless it improves.
+    pub fn set_budget(&mut self, budget: Budget) -> Result<(), TrainError> {
+        check_budget(&self.state, budget)?;
+        self.cfg.budget = budget;
+        self.state.finished = false;
+        Ok(())
     }
 
     /// The settings.
