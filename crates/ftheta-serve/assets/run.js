@@ -118,6 +118,33 @@ function renderConfig() {
   $("#config tbody").replaceChildren(...rows);
 }
 
+// The distribution of a tensor's values as small bars (min at the left, max at the right): dead
+// units, exploding weights or a lopsided init show at a glance.
+function histogramCell(p) {
+  const td = document.createElement("td");
+  const counts = p.histogram || [];
+  const top = Math.max(1, ...counts);
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("class", "histogram");
+  svg.setAttribute("viewBox", `0 0 ${counts.length} 10`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  counts.forEach((c, i) => {
+    const bar = document.createElementNS(ns, "rect");
+    const h = c ? Math.max(0.6, (10 * c) / top) : 0;
+    bar.setAttribute("x", i + 0.1);
+    bar.setAttribute("width", 0.8);
+    bar.setAttribute("y", 10 - h);
+    bar.setAttribute("height", h);
+    svg.append(bar);
+  });
+  svg.append(Object.assign(document.createElementNS(ns, "title"), {
+    textContent: `${counts.length} bins from ${fmt(p.min)} to ${fmt(p.max)}: ${counts.join(", ")}`,
+  }));
+  td.append(svg);
+  return td;
+}
+
 function renderParameters() {
   const ps = run.parameters || [];
   const rows = ps.map((p) => {
@@ -125,12 +152,13 @@ function renderParameters() {
     const cells = [[p.name, "mono"], [`[${p.shape.join(" × ")}]`, ""], [p.numel.toLocaleString(), "num"],
       [fmt(p.mean), "num"], [fmt(p.std), "num"], [fmt(p.min), "num"], [fmt(p.max), "num"]];
     for (const [text, cls] of cells) tr.append(Object.assign(document.createElement("td"), { textContent: text, className: cls }));
+    tr.append(histogramCell(p));
     return tr;
   });
   $("#parameters tbody").replaceChildren(...rows);
   const total = ps.reduce((s, p) => s + p.numel, 0);
   $("#parameters tfoot").innerHTML = ps.length
-    ? `<tr><td class="muted">total</td><td></td><td class="num">${total.toLocaleString()}</td><td colspan="4"></td></tr>` : "";
+    ? `<tr><td class="muted">total</td><td></td><td class="num">${total.toLocaleString()}</td><td colspan="5"></td></tr>` : "";
   $("#param-note").textContent = ps.length ? "(best weights so far)" : "(none saved yet)";
 }
 

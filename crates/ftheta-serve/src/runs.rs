@@ -59,6 +59,21 @@ pub struct ParamStats {
     std: f64,
     min: f64,
     max: f64,
+    /// Counts in [`HISTOGRAM_BINS`] equal bins from `min` to `max` (all in the first when equal).
+    histogram: Vec<u64>,
+}
+
+/// Bins of a parameter's histogram.
+pub const HISTOGRAM_BINS: usize = 20;
+
+fn histogram(v: &[f64], min: f64, max: f64) -> Vec<u64> {
+    let mut counts = vec![0; HISTOGRAM_BINS];
+    let width = (max - min) / HISTOGRAM_BINS as f64;
+    for &x in v.iter().filter(|x| x.is_finite()) {
+        let bin = if width > 0.0 { ((x - min) / width) as usize } else { 0 };
+        counts[bin.min(HISTOGRAM_BINS - 1)] += 1;
+    }
+    counts
 }
 
 /// The run folder that `id` (`mlp`, `sweep/lr-0.1`) names under `root`.
@@ -199,14 +214,17 @@ pub fn parameters(dir: &Path) -> Vec<ParamStats> {
             let n = v.len().max(1) as f64;
             let mean = v.iter().sum::<f64>() / n;
             let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+            let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             ParamStats {
                 name: name.clone(),
                 shape: t.shape().to_vec(),
                 numel: v.len(),
                 mean,
                 std: var.sqrt(),
-                min: v.iter().copied().fold(f64::INFINITY, f64::min),
-                max: v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                min,
+                max,
+                histogram: histogram(&v, min, max),
             }
         })
         .collect()
@@ -232,4 +250,18 @@ fn read_json(path: &Path) -> Option<Value> {
 /// `config.json` as JSON.
 pub fn config(dir: &Path) -> Value {
     read_json(&dir.join("config.json")).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_count_every_value_once_with_the_maximum_in_the_last_bin() {
+        let v: Vec<f64> = (0..=20).map(f64::from).chain([f64::NAN]).collect();
+        let mut want = vec![1; HISTOGRAM_BINS];
+        want[HISTOGRAM_BINS - 1] = 2;
+        assert_eq!(histogram(&v, 0.0, 20.0), want);
+        assert_eq!(histogram(&[2.0, 2.0], 2.0, 2.0)[0], 2);
+    }
 }

@@ -141,8 +141,20 @@ fn runs_are_listed_with_their_status_and_history() {
     assert_eq!(by_id("live")["status"], "running");
     assert_eq!(by_id("killed")["status"], "stopped");
 
+    let mut ck = ftheta_nn::Checkpoint::new();
+    ck.insert("layers.0.weight", ftheta_core::Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]));
+    ck.save(root.join("done/model.safetensors")).unwrap();
     let (status, one) = get_json(addr, "/api/run?id=done");
     assert_eq!(status, 200);
+    let p = &one["parameters"][0];
+    assert_eq!(
+        (p["name"].as_str(), p["shape"].clone(), p["numel"].as_u64()),
+        (Some("layers.0.weight"), json!([2, 2]), Some(4))
+    );
+    assert_eq!((p["mean"].as_f64(), p["min"].as_f64(), p["max"].as_f64()), (Some(2.5), Some(1.0), Some(4.0)));
+    assert!((p["std"].as_f64().unwrap() - 1.25f64.sqrt()).abs() < 1e-12, "{p}");
+    let counts: Vec<u64> = serde_json::from_value(p["histogram"].clone()).unwrap();
+    assert_eq!((counts.iter().sum::<u64>(), counts[0], counts[counts.len() - 1]), (4, 1, 1), "{p}");
     assert_eq!(one["history"].as_array().unwrap().len(), 4);
     assert_eq!(one["history"][3]["train_loss"], 25.0);
     assert_eq!(one["config"]["train"]["lr"], 0.01);
