@@ -11,7 +11,7 @@ use crate::{run_lab, LabConfig, Summary, EXPERIMENTS};
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// Run only this experiment (features, landscape, learning_rate, batch_size, piecewise, deep,
-    /// perceptron, graph); all of them when left out.
+    /// perceptron, graph, next_token); all of them when left out.
     pub experiment: Option<String>,
     /// The report folder (created if missing; the lab only replaces files it writes itself).
     #[arg(long, default_value = "lab")]

@@ -19,6 +19,8 @@ pub mod data;
 pub mod experiments;
 pub mod fit;
 pub mod linalg;
+pub mod lm;
+pub mod names;
 pub mod palette;
 pub mod plot;
 pub mod report;
@@ -83,6 +85,7 @@ pub const EXPERIMENTS: &[Experiment] = &[
     ("deep", experiments::deep::run_deep),
     ("perceptron", experiments::perceptron::run_perceptron),
     ("graph", experiments::graph::run_graph),
+    ("next_token", experiments::next_token::run_next_token),
 ];
 
 /// What a run did: one headline per experiment, where the report is, how long it took.

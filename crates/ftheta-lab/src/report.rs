@@ -110,8 +110,8 @@ pub fn write_report(dir: &Path, sections: &[Section], results: &Value) -> Result
     let quick = results["config"]["quick"].as_bool().unwrap_or(false);
     h.push_str(&format!(
         "<p>Machine learning is finding a function f<sub>θ</sub> from data: a model, a loss, an optimizer. \
-         Each section below runs one idea of the lecture on the built-in deliveries table (or XOR) and shows what \
-         happened. Seed {}{}; every number on this page is also in <a href=\"results.json\">results.json</a>. \
+         Each section below runs one idea of the lecture on the built-in deliveries table (or XOR, or a list of \
+         first names) and shows what happened. Seed {}{}; every number on this page is also in <a href=\"results.json\">results.json</a>. \
          Each figure is a PNG; click it for the SVG.</p>\n",
         results["config"]["seed"],
         if quick { ", <b>quick run</b> (small data, few updates)" } else { "" }

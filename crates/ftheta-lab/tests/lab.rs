@@ -39,7 +39,17 @@ fn the_report_folder_has_the_page_the_numbers_and_every_figure_twice() {
             assert!(std::fs::metadata(&f).map(|m| m.len() > 1000).unwrap_or(false), "{} missing or empty", f.display());
         }
     }
-    for name in ["features", "landscape", "learning_rate", "batch_size", "piecewise", "deep", "perceptron", "graph"] {
+    for name in [
+        "features",
+        "landscape",
+        "learning_rate",
+        "batch_size",
+        "piecewise",
+        "deep",
+        "perceptron",
+        "graph",
+        "next_token",
+    ] {
         assert!(html.contains(&format!("id=\"{name}\"")), "no section {name}");
         assert!(exp(name).is_object(), "no results for {name}");
     }
@@ -152,6 +162,111 @@ fn the_graph_gradients_match_the_hand_derivation() {
     for (a, b) in [("grad_w", "grad_w_by_hand"), ("grad_b", "grad_b_by_hand")] {
         let (x, y) = (g[a].as_f64().unwrap(), g[b].as_f64().unwrap());
         assert!((x - y).abs() < 1e-3 * y.abs().max(1.0), "{a} = {x}, by hand {y}");
+    }
+}
+
+/// The names file as the repository holds it, read here independently of the lab's parser.
+fn names_file() -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/names.txt");
+    std::fs::read_to_string(path).unwrap().lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+#[test]
+fn the_names_are_all_read_and_split_by_name() {
+    let d = &exp("next_token")["data"];
+    let names = names_file();
+    assert_eq!(names.len(), 5163);
+    assert_eq!(d["names"], 5163);
+    let count = |k: &str| d[k].as_u64().unwrap() as usize;
+    assert_eq!(count("train_names") + count("validation_names") + count("test_names"), 5163);
+    assert_eq!(count("train_names"), 4130, "80 % of the names");
+    // Each letter is predicted, and each end: one prediction per letter plus one per name.
+    let predictions: usize = names.iter().map(|n| n.len() + 1).sum();
+    assert_eq!(count("train_examples") + count("validation_examples") + count("test_examples"), predictions);
+    assert_eq!(d["tokens"], ".abcdefghijklmnopqrstuvwxyz");
+}
+
+#[test]
+fn every_model_gives_distributions_and_beats_the_uniform_model() {
+    let n = exp("next_token");
+    let dists = n["distributions"].as_array().unwrap();
+    assert_eq!(dists.len(), 3);
+    for d in dists {
+        for model in ["bigram", "mlp"] {
+            let p: Vec<f64> = d[model].as_array().unwrap().iter().map(f).collect();
+            assert_eq!(p.len(), 27, "{model} after {}", d["mlp_context"]);
+            assert!(p.iter().all(|&x| (0.0..=1.0).contains(&x)), "{model}: {p:?}");
+            let sum: f64 = p.iter().sum();
+            assert!((sum - 1.0).abs() < 1e-5, "{model} after {}: sums to {sum}", d["mlp_context"]);
+        }
+    }
+    // The start of a name: no name is empty, so the end token is (nearly) never predicted there.
+    assert_eq!(dists[0]["bigram_context"], ".");
+    assert!(f(&dists[0]["bigram"][0]) < 0.01 && f(&dists[0]["mlp"][0]) < 0.05);
+
+    let ln27 = 27f64.ln();
+    assert!((f(&n["uniform_nll"]) - ln27).abs() < 1e-12);
+    let (cb, nb, mlp) = (&n["counting_bigram"], &n["neural_bigram"], &n["mlp"]);
+    for (what, v) in [
+        ("counting bigram, unsmoothed, train", &cb["train_nll_unsmoothed"]),
+        ("counting bigram, train", &cb["train_nll"]),
+        ("counting bigram, validation", &cb["validation_nll"]),
+        ("neural bigram, train", &nb["train_nll"]),
+        ("neural bigram, validation", &nb["validation_nll"]),
+        ("MLP, train", &mlp["train_nll"]),
+        ("MLP, validation", &mlp["validation_nll"]),
+        ("test", &n["test_nll"]),
+    ] {
+        assert!(f(v) > 0.0 && f(v) < ln27 - 0.5, "{what}: {v} is not well below ln 27");
+    }
+}
+
+#[test]
+fn gradient_descent_finds_the_counting_bigram_and_more_context_predicts_better() {
+    let n = exp("next_token");
+    let (cb, nb, mlp) = (&n["counting_bigram"], &n["neural_bigram"], &n["mlp"]);
+    let counted = f(&cb["train_nll_unsmoothed"]);
+    let curve: Vec<f64> = nb["curve"].as_array().unwrap().iter().map(|p| f(&p["train_nll"])).collect();
+    // W = 0 starts at the uniform model; the counts are the minimum, which descent approaches.
+    assert!((curve[0] - 27f64.ln()).abs() < 1e-9, "{}", curve[0]);
+    assert!((f(&nb["train_nll"]) - counted).abs() < 0.02, "neural {} vs counting {counted}", nb["train_nll"]);
+    assert!(f(&nb["train_nll"]) >= counted - 1e-6, "nothing beats the maximum-likelihood counts on training");
+    assert!(f(&nb["max_probability_difference_to_counting"]) < 0.02);
+    // Smoothing costs a little on training and makes unseen pairs finite.
+    assert!(f(&cb["train_nll"]) >= counted);
+    // Three characters of context beat one on names never seen in training.
+    assert!(
+        f(&mlp["validation_nll"]) < f(&cb["validation_nll"]),
+        "MLP {} vs bigram {}",
+        mlp["validation_nll"],
+        cb["validation_nll"]
+    );
+    assert!(f(&mlp["validation_nll"]) < f(&nb["validation_nll"]));
+    assert_eq!(n["chosen"], "MLP", "validation picks the MLP; the test set is scored for it alone");
+    let pts = mlp["curve"].as_array().unwrap();
+    assert!(f(&pts.last().unwrap()["validation_nll"]) < f(&pts[0]["validation_nll"]));
+}
+
+#[test]
+fn sampled_names_are_lowercase_words_and_counted_honestly() {
+    let s = &exp("next_token")["samples"];
+    let all = names_file();
+    for model in ["bigram", "mlp"] {
+        let names: Vec<&str> = s[model]["names"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        assert_eq!(names.len(), 10, "{model}");
+        for name in &names {
+            assert!(!name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase()), "{model}: {name:?}");
+            assert!(name.len() <= s["max_length"].as_u64().unwrap() as usize);
+        }
+        let (known, new) = (s[model]["in_training_list"].as_u64().unwrap(), s[model]["new"].as_u64().unwrap());
+        assert_eq!(known + new, 10);
+        // A sample in no list at all cannot be a training name.
+        let in_no_list = names.iter().filter(|n| !all.contains(&n.to_string())).count() as u64;
+        assert!(new >= in_no_list, "{model}: {new} new, but {in_no_list} are in no list");
     }
 }
 

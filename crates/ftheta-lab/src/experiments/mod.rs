@@ -7,6 +7,7 @@ pub mod features;
 pub mod graph;
 pub mod landscape;
 pub mod learning_rate;
+pub mod next_token;
 pub mod perceptron;
 pub mod piecewise;
 
