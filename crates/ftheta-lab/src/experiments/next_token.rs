@@ -103,8 +103,10 @@ pub fn run_next_token(cfg: &LabConfig) -> Result<Section> {
             (shown(p, 1), shown(p, c), b, mlp.probs(&context_of(p, c)))
         })
         .collect();
-    let (bigram_names, bigram_known) = samples(&|ctx| counted.row(ctx[0]).to_vec(), 1, &tr, cfg.seed);
-    let (mlp_names, mlp_known) = samples(&|ctx| mlp.probs(ctx), c, &tr, cfg.seed);
+    // One generator per model: with a shared stream the two would draw the same uniform numbers
+    // and often write the same short names, which says nothing about either model.
+    let (bigram_names, bigram_known) = samples(&|ctx| counted.row(ctx[0]).to_vec(), 1, &tr, cfg.seed + 1);
+    let (mlp_names, mlp_known) = samples(&|ctx| mlp.probs(ctx), c, &tr, cfg.seed + 2);
 
     let figures = vec![
         distribution_figure(cfg, &dists)?,
@@ -181,7 +183,7 @@ pub fn run_next_token(cfg: &LabConfig) -> Result<Section> {
         "chosen": chosen, "test_nll": test,
         "distributions": dists.iter().map(|(b, m, pb, pm)| json!({"bigram_context": b, "mlp_context": m, "bigram": pb, "mlp": pm})).collect::<Vec<_>>(),
         "samples": {
-            "seed": cfg.seed, "max_length": MAX_LEN, "bigram_model": "counting bigram, add-one",
+            "seeds": {"bigram": cfg.seed + 1, "mlp": cfg.seed + 2}, "max_length": MAX_LEN, "bigram_model": "counting bigram, add-one",
             "bigram": {"names": bigram_names, "in_training_list": bigram_known, "new": SAMPLES - bigram_known},
             "mlp": {"names": mlp_names, "in_training_list": mlp_known, "new": SAMPLES - mlp_known},
         },
@@ -204,16 +206,31 @@ pub fn run_next_token(cfg: &LabConfig) -> Result<Section> {
         format!(
             "For the bigram (the context is the previous character only) the minimum has a closed form: count each \
              pair in the training names and divide by the row total. That maximum-likelihood table scores {} on the \
-             training names, but gives probability 0 to {} validation predictions whose pair never occurs in \
-             training, so its validation NLL is infinite; adding one to every count fixes that ({} on validation).",
-            s(ml_train), ml_val_zeros, s(count_val)
+             training names, {}; adding one to every count keeps every pair possible ({} on validation).",
+            s(ml_train),
+            if ml_val_zeros > 0 {
+                format!(
+                    "but gives probability 0 to {ml_val_zeros} validation predictions whose pair never occurs in \
+                     training, so its validation NLL is infinite"
+                )
+            } else {
+                format!("and {} on validation, where by luck every pair also occurs in training", f(ml_val))
+            },
+            s(count_val)
         ),
         format!(
             "The same model as a network: logits = one-hot(previous) · W with a 27 × 27 W, softmax, cross-entropy, \
              {bigram_updates} full-batch Adam updates (η = {BIGRAM_LR}) from W = 0. Multiplying by a one-hot row picks a \
              row of W, so W is a table of log-counts learned instead of counted, and gradient descent ends {} nats \
-             above the counting answer (training NLL {} against {}; no probability differs by more than {}).",
-            s(nb_train - ml_train), s(nb_train), s(ml_train), s(max_dp)
+             above the counting answer (training NLL {} against {}; no probability differs by more than {}). Its \
+             validation NLL is {} (add-one counting: {}): a finite descent from W = 0 leaves the unseen pairs a small \
+             probability, a smoothing of its own.",
+            plot::sig(nb_train - ml_train, 2),
+            plot::sig(nb_train, 6),
+            plot::sig(ml_train, 6),
+            plot::sig(max_dp, 2),
+            s(nb_val),
+            s(count_val)
         ),
         format!(
             "More context needs more than a table (27³ contexts of three characters, most never seen). Bengio et \
@@ -227,9 +244,9 @@ pub fn run_next_token(cfg: &LabConfig) -> Result<Section> {
         ),
         format!(
             "Sampling turns a model into a writer: start from '.', draw the next character from f<sub>θ</sub>(context), \
-             repeat until '.' comes out (seed {}). Of ten names, {} of the bigram's and {} of the MLP's are in the \
+             repeat until '.' comes out (seeds {} and {}). Of ten names, {} of the bigram's and {} of the MLP's are in the \
              training list; the rest are new.",
-            cfg.seed, bigram_known, mlp_known
+            cfg.seed + 1, cfg.seed + 2, bigram_known, mlp_known
         ),
     ];
     Ok(Section {
@@ -347,8 +364,14 @@ fn mlp_figure(cfg: &LabConfig, curve: &[CurvePoint], bigram_val: f64) -> Result<
     plot::save(
         &cfg.out_dir,
         "next_token_mlp",
-        "The MLP's NLL on all training and all validation names, measured during training. It passes the bigram \
-         (grey) within the first epoch; the drop at the end is the last epoch's smaller learning rate.",
+        &format!(
+            "The MLP's NLL on all training and all validation names, measured during training. It passes the \
+             bigram's validation NLL (grey) {}; the drop at the end is the last epoch's smaller learning rate.",
+            match curve.iter().find(|p| p.validation < bigram_val) {
+                Some(p) => format!("after {} updates", p.updates),
+                None => "nowhere in this run".into(),
+            }
+        ),
         &[chart],
         1,
         (900, 460),
