@@ -58,3 +58,22 @@ fn cross_entropy_equals_log_softmax_gather_mean() {
 fn cross_entropy_rejects_a_class_out_of_range() {
     Tensor::zeros(&[2, 3]).cross_entropy(&Tensor::from_vec(vec![0.0, 3.0], &[2]));
 }
+
+#[test]
+fn cross_entropy_over_many_rows_keeps_f32_precision() {
+    // Uniform logits: every row's loss is ln 27. Summed in f32 over 30,000 rows the mean drifted
+    // by 5e-4 nats; the total is kept in f64.
+    let (n, c) = (30_000, 27);
+    let z = Tensor::zeros(&[n, c]);
+    let y = Tensor::from_vec((0..n).map(|i| (i % c) as f32).collect(), &[n]);
+    let loss = z.cross_entropy(&y).item() as f64;
+    assert!((loss - (c as f64).ln()).abs() < 1e-6, "{loss} vs ln 27 = {}", (c as f64).ln());
+    // And with a gradient to keep: the same value, and each row's softmax is 1/27.
+    let zg = Tensor::zeros(&[n, c]).requires_grad();
+    let l = zg.cross_entropy(&y);
+    assert_eq!(l.item() as f64, loss);
+    l.backward();
+    let g = zg.grad().unwrap().to_vec();
+    let want = (1.0 / c as f64 - 1.0) / n as f64;
+    assert!((g[0] as f64 / want - 1.0).abs() < 1e-6, "{} vs {want}", g[0]);
+}

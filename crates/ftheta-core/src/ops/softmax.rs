@@ -63,29 +63,36 @@ impl<T: Float> Tensor<T> {
                 .collect()
         });
         let track = Self::track(&[self]);
-        let mut probs = if track { self.contiguous_data() } else { Vec::new() };
-        let mut total = T::zero();
-        self.with_contiguous(|z| {
-            for (i, row) in z.chunks_exact(c.max(1)).enumerate().take(n) {
+        let c1 = c.max(1);
+        // Every exponential in one vectorized call on the rows shifted by their maxima, and the
+        // total in f64: summed in f32 over tens of thousands of rows it drifts by ~1e-4 relative.
+        let (shifted, maxima) = self.with_contiguous(|z| {
+            let mut shifted = Vec::with_capacity(n * c);
+            let mut maxima = Vec::with_capacity(n);
+            for row in z.chunks_exact(c1).take(n) {
                 let m = row.iter().fold(T::neg_infinity(), |a, &b| a.max(b));
                 let m = if m.is_finite() { m } else { T::zero() };
-                let mut sum = T::zero();
-                if track {
-                    let p = &mut probs[i * c..(i + 1) * c];
-                    p.iter_mut().zip(row).for_each(|(p, &x)| {
-                        *p = (x - m).exp();
-                        sum += *p;
-                    });
-                    let inv = T::one() / sum;
-                    p.iter_mut().for_each(|p| *p *= inv);
-                } else {
-                    row.iter().for_each(|&x| sum += (x - m).exp());
-                }
-                // −log softmax(z)[y] = ln Σ e^(z−m) − (z_y − m)
-                total += sum.ln() - (row[classes[i]] - m);
+                shifted.extend(row.iter().map(|&x| x - m));
+                maxima.push(m);
             }
+            (shifted, maxima)
         });
-        let loss = if n == 0 { T::nan() } else { total * T::from_f64(1.0 / n as f64) };
+        debug_assert_eq!(maxima.len(), n);
+        let mut probs = T::exp_slice(&shifted);
+        let mut total = 0.0f64;
+        for (i, p) in probs.chunks_exact_mut(c1).enumerate().take(n) {
+            let sum = p.iter().fold(T::zero(), |a, &b| a + b);
+            // −log softmax(z)[y] = ln Σ e^(z−m) − (z_y − m)
+            total += (sum.ln() - shifted[i * c + classes[i]]).as_f64();
+            if track {
+                let inv = T::one() / sum;
+                p.iter_mut().for_each(|p| *p *= inv);
+            }
+        }
+        if !track {
+            probs = Vec::new();
+        }
+        let loss = if n == 0 { T::nan() } else { T::from_f64(total / n as f64) };
         let op = track.then(|| Op::CrossEntropy(self.clone(), Rc::from(probs), Rc::from(classes)));
         Self::from_parts(vec![loss], &[], op)
     }
