@@ -77,3 +77,14 @@ fn cross_entropy_over_many_rows_keeps_f32_precision() {
     let want = (1.0 / c as f64 - 1.0) / n as f64;
     assert!((g[0] as f64 / want - 1.0).abs() < 1e-6, "{} vs {want}", g[0]);
 }
+
+#[test]
+fn long_sums_keep_f32_precision() {
+    // Ten million tenths: eight running f32 totals would end ~1e-3 off; f64 accumulators do not.
+    let n = 10_000_000;
+    let x = Tensor::full(&[n], 0.1);
+    let want = n as f64 * 0.1f32 as f64;
+    for (what, got) in [("sum", x.sum().item() as f64), ("mean", x.mean().item() as f64 * n as f64)] {
+        assert!((got / want - 1.0).abs() < 1e-6, "{what}: {got} vs {want}");
+    }
+}
