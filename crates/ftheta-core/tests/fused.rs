@@ -88,3 +88,15 @@ fn long_sums_keep_f32_precision() {
         assert!((got / want - 1.0).abs() < 1e-6, "{what}: {got} vs {want}");
     }
 }
+
+#[test]
+fn column_and_strided_sums_keep_f32_precision() {
+    let (rows, cols) = (1_000_000, 3);
+    let x = Tensor::full(&[rows, cols], 0.1);
+    let want = rows as f64 * 0.1f32 as f64;
+    let cols_sum = x.sum_dims(&[0], false).to_vec();
+    assert!(cols_sum.iter().all(|&v| (v as f64 / want - 1.0).abs() < 1e-6), "{cols_sum:?} vs {want}");
+    // A transposed (strided) view summed whole.
+    let total = x.t().sum().item() as f64;
+    assert!((total / (3.0 * want) - 1.0).abs() < 1e-6, "{total}");
+}

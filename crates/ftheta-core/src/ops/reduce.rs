@@ -92,11 +92,12 @@ impl<T: Float> Tensor<T> {
         let rows: usize = self.shape()[..lead].iter().product();
         let st = self.storage();
         let data = &st[self.layout().offset..self.layout().offset + rows * n];
-        let mut out = vec![T::zero(); n];
+        // f64 totals, as in `sum_slice`: a column of 60,000 rows summed in f32 drifts visibly.
+        let mut out = vec![0f64; n];
         for r in data.chunks_exact(n.max(1)) {
-            out.iter_mut().zip(r).for_each(|(o, &v)| *o += v);
+            out.iter_mut().zip(r).for_each(|(o, &v)| *o += v.as_f64());
         }
-        Some(out)
+        Some(out.into_iter().map(T::from_f64).collect())
     }
 
     /// The sum of all elements, as a zero-dimensional tensor.
@@ -117,9 +118,9 @@ impl<T: Float> Tensor<T> {
                 self.with_contiguous(sum_slice)
             } else {
                 let st = self.storage();
-                let mut acc = T::zero();
-                self.layout().for_each_offset(|o| acc += st[o]);
-                acc
+                let mut acc = 0f64;
+                self.layout().for_each_offset(|o| acc += st[o].as_f64());
+                T::from_f64(acc)
             };
             let out_shape = if keepdim { keep.clone() } else { Dims::new() };
             let op = Self::track(&[self]).then(|| Op::Sum(self.clone(), keep));
