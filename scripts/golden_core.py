@@ -77,6 +77,8 @@ OPS = {
     "relu": lambda x, p: torch.relu(x[0]),
     "sigmoid": lambda x, p: torch.sigmoid(x[0]),
     "tanh": lambda x, p: torch.tanh(x[0]),
+    "sin": lambda x, p: torch.sin(x[0]),
+    "cos": lambda x, p: torch.cos(x[0]),
     "hardsigmoid": lambda x, p: F.hardsigmoid(x[0]),
     "softplus": lambda x, p: F.softplus(x[0]),
     "gelu": lambda x, p: F.gelu(x[0], approximate="none"),
@@ -269,6 +271,10 @@ case(
     {"targets": rng.integers(0, 3, 8).tolist()},
     loss_is_output=True,
 )
+
+# ---- added later: new cases go last, so that the random inputs of the ones above stay as they were
+case("sin", "sin", [f32(3.0 * rng.standard_normal((3, 4)))])
+case("cos", "cos", [f32(3.0 * rng.standard_normal((3, 4)))])
 
 os.makedirs(os.path.dirname(OUT), exist_ok=True)
 with open(OUT, "w") as f:

@@ -32,6 +32,8 @@ pub(crate) enum Op<T: Float> {
     Relu(Tensor<T>),
     Sigmoid(Tensor<T>),
     Tanh(Tensor<T>),
+    Sin(Tensor<T>),
+    Cos(Tensor<T>),
     HardSigmoid(Tensor<T>),
     Softplus(Tensor<T>),
     Gelu(Tensor<T>),
@@ -80,6 +82,8 @@ impl<T: Float> Op<T> {
             Op::Relu(..) => "ReluBackward",
             Op::Sigmoid(..) => "SigmoidBackward",
             Op::Tanh(..) => "TanhBackward",
+            Op::Sin(..) => "SinBackward",
+            Op::Cos(..) => "CosBackward",
             Op::HardSigmoid(..) => "HardsigmoidBackward",
             Op::Softplus(..) => "SoftplusBackward",
             Op::Gelu(..) => "GeluBackward",
@@ -135,6 +139,8 @@ impl<T: Float> Op<T> {
             | Op::Relu(a)
             | Op::Sigmoid(a)
             | Op::Tanh(a)
+            | Op::Sin(a)
+            | Op::Cos(a)
             | Op::HardSigmoid(a)
             | Op::Softplus(a)
             | Op::Gelu(a)
@@ -242,6 +248,10 @@ impl<T: Float> Op<T> {
             Op::Sigmoid(a) => acc(a, zip(g, out, |g, z| g * z * (T::one() - z))),
             // z = tanh a:  ∂z/∂a = 1 − z²
             Op::Tanh(a) => acc(a, zip(g, out, |g, z| g * (T::one() - z * z))),
+            // z = sin a:  ∂z/∂a = cos a
+            Op::Sin(a) => acc(a, zip(g, a, |g, x| g * x.cos())),
+            // z = cos a:  ∂z/∂a = −sin a
+            Op::Cos(a) => acc(a, zip(g, a, |g, x| -(g * x.sin()))),
             // z = clamp(a/6 + 1/2, 0, 1):  ∂z/∂a = 1/6 on −3 < a < 3
             Op::HardSigmoid(a) => acc(a, g.mul(&a.gt_scalar(-3.0).mul(&a.lt_scalar(3.0))).mul_scalar(1.0 / 6.0)),
             // z = ln(1 + eᵃ):  ∂z/∂a = σ(a)

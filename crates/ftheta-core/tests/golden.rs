@@ -108,6 +108,8 @@ fn forward<T: Elem>(op: &str, x: &[Tensor<T>], p: &Value) -> Tensor<T> {
         "relu" => x[0].relu(),
         "sigmoid" => x[0].sigmoid(),
         "tanh" => x[0].tanh(),
+        "sin" => x[0].sin(),
+        "cos" => x[0].cos(),
         "hardsigmoid" => x[0].hard_sigmoid(),
         "softplus" => x[0].softplus(),
         "gelu" => x[0].gelu(),
@@ -237,8 +239,23 @@ fn run(ops: &[&str]) {
 }
 
 const BINARY: &[&str] = &["add", "sub", "mul", "div", "add_scalar", "mul_scalar", "scalar_div", "maximum", "minimum"];
-const UNARY: &[&str] =
-    &["neg", "exp", "log", "sqrt", "abs", "pow", "relu", "sigmoid", "tanh", "hardsigmoid", "softplus", "gelu", "clamp"];
+const UNARY: &[&str] = &[
+    "neg",
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+    "pow",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "sin",
+    "cos",
+    "hardsigmoid",
+    "softplus",
+    "gelu",
+    "clamp",
+];
 const REDUCE: &[&str] = &["sum", "mean", "max", "min", "var"];
 const MATMUL: &[&str] = &["matmul", "matmul_lhs_t"];
 const SHAPE: &[&str] = &[

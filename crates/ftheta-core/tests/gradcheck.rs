@@ -292,6 +292,8 @@ proptest! {
         check_grad(|x| x[0].exp(), &x);
         check_grad(|x| x[0].sigmoid(), &x);
         check_grad(|x| x[0].tanh(), &x);
+        check_grad(|x| x[0].sin(), &x);
+        check_grad(|x| x[0].cos(), &x);
         check_grad(|x| x[0].softplus(), &x);
         check_grad(|x| x[0].gelu(), &x);
         check_grad(|x| x[0].pow(2.0), &x);

@@ -236,6 +236,16 @@ impl<T: Float> Tensor<T> {
         self.unary_slice(T::tanh_slice, || Op::Tanh(self.clone()))
     }
 
+    /// The sine (of radians).
+    pub fn sin(&self) -> Self {
+        self.unary(|x| x.sin(), || Op::Sin(self.clone()))
+    }
+
+    /// The cosine (of radians).
+    pub fn cos(&self) -> Self {
+        self.unary(|x| x.cos(), || Op::Cos(self.clone()))
+    }
+
     /// PyTorch's `Hardsigmoid`: `clamp(x/6 + 1/2, 0, 1)`, a piecewise-linear sigmoid.
     pub fn hard_sigmoid(&self) -> Self {
         let (sixth, half) = (T::from_f64(1.0 / 6.0), T::from_f64(0.5));
