@@ -1,6 +1,10 @@
 //! The `Module` trait: a function family with named parameters, and `Sequential` to chain them.
 
+use std::path::Path;
+
 use ftheta_core::Tensor;
+
+use crate::{Checkpoint, NnError};
 
 /// A model or a piece of one: a function `forward` with parameters θ.
 ///
@@ -45,6 +49,29 @@ pub trait Module {
     /// Sets every parameter's gradient to zero.
     fn zero_grad(&self) {
         self.visit_parameters("", &mut |_, t| t.zero_grad());
+    }
+
+    /// Writes the parameters to a safetensors file under their `named_parameters` names, atomically
+    /// (a crash leaves the old file or the new one). PyTorch reads it with
+    /// `model.load_state_dict(safetensors.torch.load_file(path))`. For metadata (the model's spec,
+    /// a standardizer), build a [`Checkpoint`] with `Checkpoint::from_module` and `with_meta`.
+    fn save_weights(&self, path: impl AsRef<Path>) -> Result<(), NnError>
+    where
+        Self: Sized,
+    {
+        Checkpoint::from_module(self).save(path)
+    }
+
+    /// Loads the parameters from a file written by [`Module::save_weights`] (or by PyTorch's
+    /// `safetensors.torch.save_file(model.state_dict(), path)`). Every parameter must be in the file
+    /// with its shape and nothing else; otherwise nothing changes and the error names the file and
+    /// lists each difference.
+    fn load_weights(&self, path: impl AsRef<Path>) -> Result<(), NnError>
+    where
+        Self: Sized,
+    {
+        let path = path.as_ref();
+        Checkpoint::load(path)?.load_into(self, path)
     }
 }
 

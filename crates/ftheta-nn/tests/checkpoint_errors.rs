@@ -305,3 +305,24 @@ fn the_same_checkpoint_is_the_same_bytes_whatever_its_metadata() {
         assert_eq!(st.tensor(&name).unwrap().dtype(), Dtype::F32);
     }
 }
+
+#[test]
+fn save_weights_and_load_weights_round_trip_and_refuse_another_shape() {
+    let dir = TempDir::new("save-weights");
+    let path = dir.0.join("w.safetensors");
+    let trained = model("mlp:4:tanh");
+    trained.save_weights(&path).unwrap();
+    let fresh = {
+        ftheta_core::manual_seed(99);
+        "mlp:4:tanh".parse::<ModelSpec>().unwrap().build(3, 2, Init::PyTorch).unwrap()
+    };
+    let x = ftheta_core::Tensor::from_vec(vec![0.5, -1.0, 2.0, 0.1, 0.2, 0.3], &[2, 3]);
+    assert_ne!(fresh.forward(&x).to_vec(), trained.forward(&x).to_vec());
+    fresh.load_weights(&path).unwrap();
+    assert_eq!(fresh.forward(&x).to_vec(), trained.forward(&x).to_vec());
+    let other = model("mlp:5:tanh");
+    let before = other.forward(&x).to_vec();
+    let e = other.load_weights(&path).unwrap_err().to_string();
+    assert_names(&e, &path, &["does not fit the model", "[4, 3] in the file but [5, 3] in the model"]);
+    assert_eq!(other.forward(&x).to_vec(), before, "a refused load changes nothing");
+}

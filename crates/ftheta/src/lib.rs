@@ -34,8 +34,9 @@ pub mod prelude {
         Standardizer, Table,
     };
     pub use ftheta_nn::loss::{bce_with_logits, cross_entropy, huber, mae, mse};
+    pub use ftheta_nn::module::join_name;
     pub use ftheta_nn::{
-        clip_grad_norm, Activation, Adam, AdamConfig, Init, Linear, Loss, Model, ModelSpec, Module, Optimizer,
-        Schedule, Sequential, Sgd, SgdConfig,
+        clip_grad_norm, Activation, Adam, AdamConfig, Checkpoint, Init, Linear, Loss, Model, ModelSpec, Module,
+        NnError, Optimizer, Schedule, Sequential, Sgd, SgdConfig,
     };
 }
