@@ -23,6 +23,9 @@
 pub use ftheta_core as core;
 pub use ftheta_data as data;
 pub use ftheta_nn as nn;
+/// The training loop (`Trainer` with evaluation, early stopping and checkpoints), metrics, least
+/// squares in closed form, the perceptron rule and run folders, as `ftheta train` uses them.
+pub use ftheta_train as train;
 
 /// Everything a typical program needs, in one import.
 pub mod prelude {
