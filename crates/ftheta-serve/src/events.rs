@@ -1,9 +1,10 @@
 //! Live curves: a server-sent-events stream fed from a run's `history.jsonl`.
 //!
 //! The trainer appends one line an evaluation and never rewrites the file, except when a run is
-//! resumed (lines past the checkpoint are dropped). So the stream remembers how many bytes and
-//! lines it has sent and, every poll, reads only what was appended; a file that became shorter was
-//! rewritten, and the client is told to start over (`reset`). Polling a small file costs far
+//! resumed (lines past the checkpoint are dropped, through a new file renamed over the old). So
+//! the stream remembers how many bytes and lines it has sent and, every poll, reads only what was
+//! appended; a file that became shorter or was replaced was rewritten, and the client is told to
+//! start over (`reset`). Polling a small file costs far
 //! less than it seems (a stat and, rarely, a short read), and works on every file system, where
 //! change notifications do not.
 
@@ -31,6 +32,8 @@ struct Tail {
     /// Lines before this index are not sent (`from`, or the `Last-Event-ID`).
     from: usize,
     last_status: Option<Status>,
+    /// The history file's identity at the last poll (see [`file_identity`]).
+    identity: Option<u64>,
     queue: std::collections::VecDeque<Event>,
     first: bool,
 }
@@ -40,8 +43,14 @@ impl Tail {
     /// change).
     fn poll(&mut self) {
         let path = self.dir.join("history.jsonl");
-        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        if len < self.offset {
+        let meta = std::fs::metadata(&path).ok();
+        let len = meta.as_ref().map_or(0, |m| m.len());
+        // The trainer rewrites the history by writing a new file and renaming it over the old one,
+        // so a new file (inode) means a rewrite even when it has already grown past the old length.
+        let identity = meta.as_ref().and_then(file_identity);
+        let replaced = identity.is_some() && self.identity.is_some() && identity != self.identity;
+        self.identity = identity;
+        if len < self.offset || replaced {
             self.offset = 0;
             self.lines = 0;
             self.from = 0;
@@ -73,9 +82,33 @@ impl Tail {
     }
 }
 
+/// Which file a path names now (its inode), to tell a file replaced by a rename from one appended
+/// to; `None` where the platform does not say, and then only a shorter file counts as rewritten.
+fn file_identity(meta: &std::fs::Metadata) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some(meta.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        None
+    }
+}
+
 /// The event stream of the run in `dir`, from history line `from` on.
 pub fn stream(dir: PathBuf, from: usize) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let tail = Tail { dir, offset: 0, lines: 0, from, last_status: None, queue: Default::default(), first: true };
+    let tail = Tail {
+        dir,
+        offset: 0,
+        lines: 0,
+        from,
+        last_status: None,
+        identity: None,
+        queue: Default::default(),
+        first: true,
+    };
     let events = stream::unfold(tail, |mut tail| async move {
         loop {
             if let Some(e) = tail.queue.pop_front() {

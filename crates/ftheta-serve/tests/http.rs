@@ -228,6 +228,20 @@ fn the_event_stream_sends_the_history_then_each_new_line() {
     std::fs::write(root.join("r/status.json"), serde_json::to_string(&done).unwrap()).unwrap();
     let finished = |events: &[(String, String)]| events.iter().any(|(e, d)| e == "status" && d.contains("finished"));
     assert!(finished(&read_until(&mut s, &mut buf, finished)), "{buf}");
+    // A resumed run rewrites its history (lines past the checkpoint go) into a new file renamed
+    // over the old, which may already be as long as the old one by the next poll: the stream says
+    // `reset` and sends the history again from its first line.
+    buf.clear();
+    let old_len = std::fs::metadata(&history).unwrap().len() as usize;
+    let line = "{\"update\":1,\"epoch\":1,\"seconds\":0.1,\"train_loss\":77.0,\"val_loss\":null}";
+    let padded = format!("{line:<width$}\n", width = old_len + 10);
+    ftheta_nn::checkpoint::write_atomic(&history, padded.as_bytes()).unwrap();
+    let events = read_until(&mut s, &mut buf, n_records(1));
+    let reset = events.iter().position(|(e, _)| e == "reset").expect("a reset event");
+    let first = events.iter().position(|(e, _)| e == "record").unwrap();
+    assert!(reset < first, "{events:?}");
+    assert_eq!(serde_json::from_str::<Value>(&events[first].1).unwrap()["train_loss"], 77.0);
+    assert!(buf.contains("id: 1\n"), "{buf}");
 }
 
 #[test]
