@@ -90,6 +90,39 @@ mod tests {
         assert!(matches!(decode_parts("%ff%fe"), Err(PathError::Undecodable(_))));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Any path spelled from climbing pieces and their encodings either is refused or resolves
+        /// inside the runs folder: never outside it.
+        #[test]
+        fn no_spelling_resolves_outside(pieces in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "..", ".", "/", "%2e", "%2E", "%2f", "%2F", "%5c", "\\", "%25", "%00", "runs", "a", "secret.txt",
+                "%2e%2e", "..%2f", "~", ":", "%3a", "C:", "//", "%c0%ae",
+            ]),
+            0..10,
+        )) {
+            let dir = std::env::temp_dir().join(format!("ftheta-serve-prop-{}", std::process::id()));
+            let root = dir.join("runs");
+            std::fs::create_dir_all(root.join("a")).unwrap();
+            std::fs::write(dir.join("secret.txt"), "x").unwrap();
+            let raw: String = pieces.concat();
+            let inside = root.canonicalize().unwrap();
+            if let Ok(parts) = decode_parts(&raw) {
+                if let Ok(file) = resolve(&root, &parts) {
+                    proptest::prop_assert!(file.starts_with(&inside), "{raw} -> {}", file.display());
+                }
+            }
+            // The second wall alone, without the first's refusals: still never outside.
+            let decoded = percent_decode_str(&raw).decode_utf8_lossy().into_owned();
+            let unchecked: Vec<String> = decoded.split('/').map(String::from).collect();
+            if let Ok(file) = resolve(&root, &unchecked) {
+                proptest::prop_assert!(file.starts_with(&inside), "{raw} -> {}", file.display());
+            }
+        }
+    }
+
     #[test]
     fn a_link_out_of_the_root_is_refused() {
         let dir = std::env::temp_dir().join(format!("ftheta-serve-paths-{}", std::process::id()));
