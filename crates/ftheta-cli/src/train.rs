@@ -204,6 +204,7 @@ pub fn train(a: &TrainArgs) -> Result<()> {
     };
     if let Some(d) = &dir {
         d.write_status(&RunStatus::running())?;
+        hint_dashboard(d, a.quiet);
     }
     let result = fit(&cfg, &model, &data, dir.as_ref(), a);
     if let Some(d) = &dir {
@@ -228,6 +229,17 @@ pub fn train(a: &TrainArgs) -> Result<()> {
         print_summary(&summary);
     }
     Ok(())
+}
+
+/// On a terminal, says how to watch the run's curves grow in the browser.
+fn hint_dashboard(d: &RunDir, quiet: bool) {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return;
+    }
+    let runs = d.path().parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let flag = if runs == Path::new("runs") { String::new() } else { format!(" --runs {}", shell_quote(runs)) };
+    eprintln!("watch it live: ftheta serve{flag}");
 }
 
 /// Writes how the run ended into `status.json`. A diverged run keeps its folder, so that its
