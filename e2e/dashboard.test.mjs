@@ -175,6 +175,12 @@ describe('ftheta serve dashboard', { timeout: 600_000 }, () => {
     await page.locator('input.overlay[data-run-id="second"]').check();
     await waitFor(async () => (await page.locator('svg#overlay-chart path.series').count()) === 2, 15_000, 'two curves in svg#overlay-chart');
     await screenshot(page, 'runs-overlay');
+    // Regression runs record R² but no accuracy: one metric draws both, the other says so.
+    await page.selectOption('#overlay-metric', 'accuracy');
+    await waitFor(async () => (await page.locator('svg#overlay-chart path.series').count()) === 0, 15_000, 'no accuracy curves');
+    assert.match(await page.locator('svg#overlay-chart').textContent(), /none of these runs records accuracy/);
+    await page.selectOption('#overlay-metric', 'r2');
+    await waitFor(async () => (await page.locator('svg#overlay-chart path.series').count()) === 2, 15_000, 'two R² curves');
     assertClean(page);
     await page.close();
   });

@@ -117,19 +117,25 @@ async function updateOverlay() {
   // A newer call (another checkbox, a refresh) may have finished first; its picture wins.
   if (generation !== overlayGeneration) return;
   const xKey = $("#overlay-x").value;
-  const drawn = [xKey, svg.clientWidth, ...chosen.map((r) => histories.get(r.id).key + r.id)].join("|");
+  const metric = $("#overlay-metric").value;
+  const drawn = [xKey, metric, svg.clientWidth, ...chosen.map((r) => histories.get(r.id).key + r.id)].join("|");
   if (drawn === overlayDrawn && !svg.hasAttribute("hidden")) return;
   overlayDrawn = drawn;
-  const series = chosen.map((r, i) => {
+  const series = chosen.flatMap((r, i) => {
     const h = hs[i];
-    // Validation loss where the run has it: that is what runs are compared on.
-    const key = h.some((rec) => rec.val_loss != null) ? "val_loss" : "train_loss";
+    // The validation figure where the run has it: that is what runs are compared on.
+    const val = `val_${metric}`, train = `train_${metric}`;
+    const key = h.some((rec) => rec[val] != null) ? val : train;
     const recs = h.filter((rec) => rec[key] != null && rec[xKey] != null);
-    return { name: key === "val_loss" ? r.id : `${r.id} (train)`, points: recs.map((rec) => [rec[xKey], rec[key]]) };
+    // A regression run has no accuracy, a classification run no R²: it is left out, not drawn flat.
+    if (!recs.length) return [];
+    return [{ name: key === val ? r.id : `${r.id} (train)`, points: recs.map((rec) => [rec[xKey], rec[key]]) }];
   });
   $("#overlay-hint").hidden = true;
   svg.toggleAttribute("hidden", false);
-  FtChart.lineChart(svg, { series, logY: true, xLabel: xKey, yLabel: "validation loss" });
+  const logY = ["loss", "mse", "mae"].includes(metric);
+  const empty = `none of these runs records ${metric}`;
+  FtChart.lineChart(svg, { series, logY, xLabel: xKey, yLabel: `validation ${metric}`, empty });
 }
 
 async function refresh() {
@@ -152,6 +158,7 @@ async function refresh() {
 }
 
 $("#overlay-x").addEventListener("change", updateOverlay);
+$("#overlay-metric").addEventListener("change", updateOverlay);
 let resizeTimer;
 window.addEventListener("resize", () => {
   clearTimeout(resizeTimer);
