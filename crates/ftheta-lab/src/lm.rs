@@ -26,11 +26,7 @@ impl Bigram {
     /// Laplace) keeps a pair never seen in training from getting probability 0, which would make
     /// one unseen pair in validation an infinite loss.
     pub fn count(ex: &Examples, alpha: f64) -> Bigram {
-        assert_eq!(ex.context, 1, "a bigram's context is one token");
-        let mut c = vec![alpha; VOCAB * VOCAB];
-        for (&prev, &next) in ex.inputs.iter().zip(&ex.targets) {
-            c[prev * VOCAB + next] += 1.0;
-        }
+        let mut c = pair_counts(ex, alpha);
         for row in c.chunks_mut(VOCAB) {
             let total: f64 = row.iter().sum();
             // A token never seen as a context (impossible with alpha > 0) gets the uniform row.
@@ -63,6 +59,17 @@ impl Bigram {
     }
 }
 
+/// How often each (previous, next) pair occurs in `ex` (a context of 1), plus `alpha`, row-major
+/// 27 × 27.
+fn pair_counts(ex: &Examples, alpha: f64) -> Vec<f64> {
+    assert_eq!(ex.context, 1, "a bigram's context is one token");
+    let mut c = vec![alpha; VOCAB * VOCAB];
+    for (&prev, &next) in ex.inputs.iter().zip(&ex.targets) {
+        c[prev * VOCAB + next] += 1.0;
+    }
+    c
+}
+
 /// `[N, 27]` rows of zeros with a 1 at each token.
 pub fn one_hot(tokens: &[usize]) -> Tensor {
     let mut v = vec![0.0f32; tokens.len() * VOCAB];
@@ -86,8 +93,9 @@ pub struct NeuralBigram {
 }
 
 /// Mean NLL of logits `w` (27 × 27, row-major) on the data whose pair counts are `counts`, in f64.
-/// The f32 loss that training minimizes adds its ~29,000 terms in f32 and is off by up to
-/// 5·10⁻⁴ nats, more than the gap to the counting answer that the curve has to show.
+/// From the 729 counts rather than the ~29,000 rows, and with every term in f64: the curve must
+/// show gaps to the counting answer below 10⁻⁴ nats, where the training loss's per-row f32
+/// terms would start to blur it.
 fn nll_of_logits(w: &[f64], counts: &[f64]) -> f64 {
     let mut total = 0.0;
     for (z, c) in w.chunks(VOCAB).zip(counts.chunks(VOCAB)) {
@@ -104,10 +112,7 @@ fn nll_of_logits(w: &[f64], counts: &[f64]) -> f64 {
 pub fn train_neural_bigram(train: &Examples, updates: usize, lr: f64) -> Result<NeuralBigram> {
     let x = one_hot(&train.inputs);
     let y = targets(&train.targets);
-    let mut counts = vec![0.0; VOCAB * VOCAB];
-    for (&prev, &next) in train.inputs.iter().zip(&train.targets) {
-        counts[prev * VOCAB + next] += 1.0;
-    }
+    let counts = pair_counts(train, 0.0);
     let w = Tensor::zeros(&[VOCAB, VOCAB]).requires_grad();
     let mut opt = Adam::new(vec![w.clone()], lr)?;
     let mut curve = Vec::with_capacity(updates + 1);
