@@ -105,7 +105,20 @@ impl Checkpoint {
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, NnError> {
         let st =
             SafeTensors::deserialize(bytes).map_err(|e| err(path, format!("not a valid safetensors file ({e})")))?;
-        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| err(path, e.to_string()))?;
+        let (header_len, meta) = SafeTensors::read_metadata(bytes).map_err(|e| err(path, e.to_string()))?;
+        let mut metadata: BTreeMap<String, String> = meta.metadata().clone().unwrap_or_default().into_iter().collect();
+        // Checked before any tensor is decoded: corrupt weights are refused, not converted first.
+        if let Some(stored) = metadata.remove(CHECKSUM_KEY) {
+            let computed = format!("{:08x}", crc32fast::hash(&bytes[8 + header_len..]));
+            if stored != computed {
+                return Err(err(
+                    path,
+                    format!(
+                        "is corrupt: its weights do not match their checksum (CRC-32 {computed}, recorded {stored})"
+                    ),
+                ));
+            }
+        }
         let mut tensors = Vec::new();
         let mut named = st.tensors();
         named.sort_by(|a, b| a.0.cmp(&b.0));
@@ -129,19 +142,6 @@ impl Checkpoint {
             let t =
                 Tensor::try_from_data(data, view.shape()).map_err(|e| err(path, format!("tensor '{name}': {e}")))?;
             tensors.push((name, t));
-        }
-        let mut metadata: BTreeMap<String, String> = meta.metadata().clone().unwrap_or_default().into_iter().collect();
-        if let Some(stored) = metadata.remove(CHECKSUM_KEY) {
-            let header_len = u64::from_le_bytes(bytes[..8].try_into().expect("checked by deserialize")) as usize;
-            let computed = format!("{:08x}", crc32fast::hash(&bytes[8 + header_len..]));
-            if stored != computed {
-                return Err(err(
-                    path,
-                    format!(
-                        "is corrupt: its weights do not match their checksum (CRC-32 {computed}, recorded {stored})"
-                    ),
-                ));
-            }
         }
         Ok(Checkpoint { tensors, metadata })
     }
