@@ -3,7 +3,10 @@
 
 * tests/golden/optim.json: optimizer trajectories, learning-rate schedules and losses
   (golden_optim.rs), plus the reference values of the PyTorch model below (torch_interop.rs);
-* tests/golden/torch_mlp.safetensors: that model's state_dict, saved by PyTorch.
+* tests/golden/torch_mlp.safetensors: that model's state_dict, saved by PyTorch;
+* tests/golden/layers.json: forward values, gradients and running statistics of the layers that
+  compose tensor ops (BatchNorm1d/2d in training and evaluation, LayerNorm, Flatten), read by
+  golden_layers.rs.
 
 Run by hand (CI has no Python; both files are committed):
 
@@ -42,6 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "..", "crates", "ftheta-nn", "tests", "golden")
 OUT_JSON = os.path.join(GOLDEN, "optim.json")
 OUT_ST = os.path.join(GOLDEN, "torch_mlp.safetensors")
+OUT_LAYERS = os.path.join(GOLDEN, "layers.json")
 
 STEPS = 8
 
@@ -327,6 +331,78 @@ def loss_cases():
     return cases
 
 
+# ---------------------------------------------------------------------------------------------
+# Layers: a sequence of forward passes (training or evaluation) through one torch layer in float64,
+# from float32-rounded inputs and parameters; after each, the gradients of sum(out * r) and the
+# buffers. Written to a file of its own so the cases above stay byte-identical.
+
+
+def layer_cases():
+    torch.set_default_dtype(torch.float64)
+    g = np.random.default_rng(13)
+    cases = []
+
+    def tensor_json(t):
+        return {"shape": list(t.shape), "data": flat(t)}
+
+    def add(name, kind, layer, params, xs, modes):
+        with torch.no_grad():  # scales near 1, shifts near 0, as a trained layer would have
+            for n, p in layer.named_parameters():
+                p.copy_(torch.tensor(f32(g.standard_normal(tuple(p.shape)) * 0.5 + (1.0 if n == "weight" else 0.0))))
+        init = {k: tensor_json(v) for k, v in layer.state_dict().items()}
+        steps = []
+        for x, mode in zip(xs, modes):
+            layer.train(mode == "train")
+            xt = torch.tensor(f32(x), requires_grad=True)
+            layer.zero_grad()
+            out = layer(xt)
+            r = f32(g.standard_normal(tuple(out.shape)))
+            (out * torch.tensor(r)).sum().backward()
+            grads = {"x": flat(xt.grad)}
+            grads.update({n: flat(p.grad) for n, p in layer.named_parameters()})
+            steps.append({
+                "mode": mode,
+                "x": tensor_json(xt),
+                "r": r.reshape(-1).tolist(),
+                "out": tensor_json(out),
+                "grads": grads,
+                "buffers": {k: flat(v) for k, v in layer.named_buffers()},
+            })
+        cases.append({"name": name, "layer": kind, "params": params, "state_dict_keys": list(layer.state_dict()),
+                      "init": init, "steps": steps})
+
+    def normal(*shape, scale=1.0, shift=0.0):
+        return f32(g.standard_normal(shape) * scale + shift)
+
+    add("batchnorm1d/2d_input", "batchnorm1d", nn.BatchNorm1d(4), {"features": 4},
+        [normal(6, 4, scale=2.0, shift=1.0), normal(6, 4, scale=0.5, shift=-1.0), normal(3, 4)],
+        ["train", "train", "eval"])
+    add("batchnorm1d/3d_input", "batchnorm1d", nn.BatchNorm1d(3), {"features": 3},
+        [normal(4, 3, 5, scale=1.5), normal(2, 3, 5)], ["train", "eval"])
+    add("batchnorm2d/momentum_0.3_eps_1e-3", "batchnorm2d", nn.BatchNorm2d(2, eps=1e-3, momentum=0.3),
+        {"features": 2, "eps": 1e-3, "momentum": 0.3},
+        [normal(3, 2, 4, 4, shift=2.0), normal(3, 2, 4, 4), normal(2, 2, 3, 3)], ["train", "train", "eval"])
+    add("batchnorm2d/cumulative", "batchnorm2d", nn.BatchNorm2d(3, momentum=None), {"features": 3, "momentum": None},
+        [normal(2, 3, 3, 3), normal(2, 3, 3, 3, scale=3.0), normal(2, 3, 3, 3, shift=1.0), normal(1, 3, 3, 3)],
+        ["train", "train", "train", "eval"])
+    add("batchnorm2d/no_affine_no_tracking", "batchnorm2d",
+        nn.BatchNorm2d(2, affine=False, track_running_stats=False),
+        {"features": 2, "affine": False, "track_running_stats": False},
+        [normal(2, 2, 3, 3), normal(2, 2, 3, 3)], ["train", "eval"])
+    add("layernorm/last_dim", "layernorm", nn.LayerNorm(6), {"shape": [6]},
+        [normal(4, 6, scale=2.0, shift=3.0)], ["train"])
+    add("layernorm/last_two_dims_eps", "layernorm", nn.LayerNorm([3, 4], eps=1e-3), {"shape": [3, 4], "eps": 1e-3},
+        [normal(2, 3, 4)], ["train"])
+    add("layernorm/no_affine", "layernorm", nn.LayerNorm(5, elementwise_affine=False),
+        {"shape": [5], "affine": False}, [normal(3, 5)], ["train"])
+    add("layernorm/no_bias", "layernorm", nn.LayerNorm(5, bias=False), {"shape": [5], "bias": False},
+        [normal(3, 5)], ["train"])
+    add("flatten/default", "flatten", nn.Flatten(), {}, [normal(2, 3, 2, 2)], ["train"])
+    add("flatten/1_2", "flatten", nn.Flatten(1, 2), {"start_dim": 1, "end_dim": 2}, [normal(2, 3, 2, 2)], ["train"])
+    torch.set_default_dtype(torch.float32)
+    return cases
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--check-ftheta", metavar="FILE", help="load an ftheta checkpoint into the torch Net strictly")
@@ -359,6 +435,13 @@ def main():
     with open(OUT_JSON, "w") as f:
         json.dump(doc, f, separators=(",", ":"))
         f.write("\n")
+    layers = layer_cases()
+    with open(OUT_LAYERS, "w") as f:
+        json.dump({"generator": "scripts/golden_nn.py", "torch": torch.__version__,
+                   "loss": "sum(out * r); grads of the input x and of each parameter by state_dict name",
+                   "cases": layers}, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"{len(layers)} layer cases -> {os.path.normpath(OUT_LAYERS)}")
     print(f"{len(optimizers)} optimizer runs, {len(doc['schedules'])} schedules, {len(doc['losses'])} losses "
           f"-> {os.path.normpath(OUT_JSON)} ({os.path.getsize(OUT_JSON)} bytes), {os.path.normpath(OUT_ST)}")
 

@@ -26,6 +26,10 @@ use crate::NnError;
 /// checked, then removed from [`Checkpoint::metadata`], by [`Checkpoint::from_bytes`].
 pub const CHECKSUM_KEY: &str = "ftheta.crc32";
 
+/// The one integer tensor a checkpoint may hold: batch normalization's count of batches, which
+/// PyTorch saves as `int64` (ftheta keeps it as an exact `f32` whole number).
+const COUNTER_NAME: &str = "num_batches_tracked";
+
 /// Named tensors and metadata, as stored in one safetensors file.
 #[derive(Default)]
 pub struct Checkpoint {
@@ -45,9 +49,9 @@ impl Checkpoint {
         Self::default()
     }
 
-    /// The parameters of a module under their names.
+    /// The parameters and buffers of a module under their names (its [`Module::state_dict`]).
     pub fn from_module(m: &dyn Module) -> Self {
-        Checkpoint { tensors: m.named_parameters(), metadata: BTreeMap::new() }
+        Checkpoint { tensors: m.state_dict(), metadata: BTreeMap::new() }
     }
 
     /// Adds a tensor.
@@ -101,7 +105,8 @@ impl Checkpoint {
     }
 
     /// Parses a file's bytes; `path` only names the file in errors. `F32` and `F64` tensors are
-    /// read (as `f32`); any other type is an error naming the tensor.
+    /// read as `f32`, and so is an `I64` counter named `…num_batches_tracked` (PyTorch's batch
+    /// normalization stores it as `int64`); any other type is an error naming the tensor.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, NnError> {
         let st =
             SafeTensors::deserialize(bytes).map_err(|e| err(path, format!("not a valid safetensors file ({e})")))?;
@@ -132,10 +137,15 @@ impl Checkpoint {
                     .chunks_exact(8)
                     .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
                     .collect(),
+                Dtype::I64 if name.ends_with(COUNTER_NAME) => view
+                    .data()
+                    .chunks_exact(8)
+                    .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+                    .collect(),
                 other => {
                     return Err(err(
                         path,
-                        format!("tensor '{name}' has type {other:?}; only F32 and F64 are supported"),
+                        format!("tensor '{name}' has type {other:?}; only F32 and F64 are supported (and I64 for a {COUNTER_NAME} counter)"),
                     ))
                 }
             };
@@ -161,11 +171,11 @@ impl Checkpoint {
         Self::from_bytes(&bytes, path)
     }
 
-    /// Copies the tensors into a module's parameters. Every parameter must be present with its
-    /// exact shape and nothing else may be in the file; otherwise nothing is changed and the error
-    /// lists what is missing, unexpected, or of another shape.
+    /// Copies the tensors into a module's parameters and buffers. Every one of them must be present
+    /// with its exact shape and nothing else may be in the file; otherwise nothing is changed and
+    /// the error lists what is missing, unexpected, or of another shape.
     pub fn load_into(&self, m: &dyn Module, path: &Path) -> Result<(), NnError> {
-        let params = m.named_parameters();
+        let params = m.state_dict();
         let mut problems = Vec::new();
         for (name, p) in &params {
             match self.get(name) {
@@ -259,5 +269,29 @@ mod tests {
             let e = Checkpoint::from_bytes(&bytes[..cut], Path::new("cut.safetensors")).err().unwrap().to_string();
             assert!(e.contains("cut.safetensors") && e.contains("not a valid safetensors file"), "{e}");
         }
+    }
+
+    #[test]
+    fn buffers_round_trip_and_a_torch_int64_counter_loads() {
+        use crate::{BatchNorm1d, Sequential};
+        let a = Sequential::new().add(BatchNorm1d::new(2));
+        a.forward(&Tensor::from_vec(vec![1.0, 2.0, 3.0, 6.0], &[2, 2]));
+        let path = tmp("buffers");
+        Checkpoint::from_module(&a).save(&path).unwrap();
+        let b = Sequential::new().add(BatchNorm1d::new(2));
+        Checkpoint::load(&path).unwrap().load_into(&b, &path).unwrap();
+        for ((n, x), (_, y)) in a.state_dict().iter().zip(b.state_dict()) {
+            assert_eq!(x.to_vec(), y.to_vec(), "{n}");
+        }
+        assert_eq!(b.named_buffers()[2].1.item(), 1.0);
+
+        let count = 7i64.to_le_bytes();
+        let views = vec![(
+            "0.num_batches_tracked".to_string(),
+            safetensors::tensor::TensorView::new(Dtype::I64, vec![], &count).unwrap(),
+        )];
+        let bytes = safetensors::serialize(views, None).unwrap();
+        let ck = Checkpoint::from_bytes(&bytes, Path::new("torch.safetensors")).unwrap();
+        assert_eq!(ck.get("0.num_batches_tracked").unwrap().item(), 7.0);
     }
 }

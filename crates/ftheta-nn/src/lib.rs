@@ -6,18 +6,26 @@
 
 #![warn(missing_docs)]
 
+pub mod batchnorm;
 pub mod checkpoint;
+pub mod dropout;
 mod error;
+pub mod flatten;
 pub mod init;
+pub mod layernorm;
 pub mod layers;
 pub mod loss;
 pub mod module;
 pub mod optim;
 pub mod spec;
 
+pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNormConfig};
 pub use checkpoint::Checkpoint;
+pub use dropout::Dropout;
 pub use error::NnError;
+pub use flatten::Flatten;
 pub use init::Init;
+pub use layernorm::LayerNorm;
 pub use layers::{Activation, Linear};
 pub use loss::Loss;
 pub use module::{Module, Sequential};

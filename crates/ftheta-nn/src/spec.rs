@@ -157,7 +157,11 @@ impl Module for Model {
         self.layers.visit_parameters(&join_name(prefix, "layers"), f);
     }
 
-    fn set_training(&mut self, training: bool) {
+    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
+        self.layers.visit_buffers(&join_name(prefix, "layers"), f);
+    }
+
+    fn set_training(&self, training: bool) {
         self.layers.set_training(training);
     }
 }
