@@ -180,7 +180,7 @@ pub fn parse_csv(file: &str, bytes: &[u8], options: &CsvOptions) -> Result<Table
 }
 
 /// Column names and the data rows, checked to be rectangular.
-fn records(file: &str, bytes: &[u8], options: &CsvOptions) -> Result<(Vec<String>, Vec<StringRecord>)> {
+pub(crate) fn records(file: &str, bytes: &[u8], options: &CsvOptions) -> Result<(Vec<String>, Vec<StringRecord>)> {
     // Flexible, so that a ragged row gets our message (with the header's width) instead of the
     // parser's; trimmed, so that `1, 2` reads as numbers.
     let reader = ReaderBuilder::new().has_headers(false).flexible(true).trim(Trim::All).from_reader(bytes);
@@ -235,7 +235,7 @@ fn records(file: &str, bytes: &[u8], options: &CsvOptions) -> Result<(Vec<String
     Ok((names, rows))
 }
 
-fn line_of(rec: &StringRecord) -> u64 {
+pub(crate) fn line_of(rec: &StringRecord) -> u64 {
     rec.position().map_or(0, |p| p.line())
 }
 

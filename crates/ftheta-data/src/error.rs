@@ -251,6 +251,61 @@ pub enum DataError {
     /// A batch size of zero.
     #[error("the batch size must be at least 1")]
     ZeroBatchSize,
+    /// A node name given twice in a node table.
+    #[error("{file} line {line}: node '{node}' was already given on line {first_line}")]
+    DuplicateNode {
+        /// The node table.
+        file: String,
+        /// 1-based line of the second one.
+        line: u64,
+        /// The name.
+        node: String,
+        /// 1-based line of the first one.
+        first_line: u64,
+    },
+    /// An edge list naming a node that the node table does not have.
+    #[error("{file} line {line}, column {column}: unknown node '{node}': {nodes}")]
+    UnknownNode {
+        /// The edge list.
+        file: String,
+        /// 1-based line of the edge.
+        line: u64,
+        /// `source` or `target`.
+        column: String,
+        /// The cell as written.
+        node: String,
+        /// Which node table has no such node, and how it names its nodes.
+        nodes: String,
+    },
+    /// An edge given twice (in either direction: the graph is undirected).
+    #[error(
+        "{file} line {line}: the edge {from}–{to} was already given on line {first_line} (edges are undirected, \
+         so {to},{from} is the same edge; to count it more than once, give it a weight)"
+    )]
+    DuplicateEdge {
+        /// The edge list.
+        file: String,
+        /// 1-based line of the second one.
+        line: u64,
+        /// One end, as named in the node table.
+        from: String,
+        /// The other end.
+        to: String,
+        /// 1-based line of the first one.
+        first_line: u64,
+    },
+    /// A self-loop given twice.
+    #[error("{file} line {line}: the self-loop of node '{node}' was already given on line {first_line}")]
+    SelfLoopTwice {
+        /// The edge list.
+        file: String,
+        /// 1-based line of the second one.
+        line: u64,
+        /// The node.
+        node: String,
+        /// 1-based line of the first one.
+        first_line: u64,
+    },
     /// A built-in data set name that does not exist.
     #[error("no built-in data set is called '{name}'; there are: {}", available.join(", "))]
     UnknownDataset {

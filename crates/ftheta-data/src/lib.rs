@@ -22,6 +22,7 @@ pub mod builtin;
 pub mod csv;
 pub mod dataset;
 pub mod error;
+pub mod graph;
 pub mod idx;
 mod io;
 pub mod split;
@@ -29,6 +30,7 @@ pub mod split;
 pub use crate::csv::{parse_csv, read_csv, CsvOptions, Table};
 pub use dataset::{Batches, DataLoader, Dataset, InMemoryDataset, Targets};
 pub use error::{DataError, Result};
+pub use graph::{read_edge_list, read_node_table, Graph, NodeOptions, NodeSplit, NodeTable};
 pub use idx::{
     parse_idx_images, parse_idx_labels, read_idx_images, read_idx_labels, read_mnist_dir, read_mnist_part, IdxImages,
     Mnist, MnistPart,
