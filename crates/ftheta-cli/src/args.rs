@@ -44,8 +44,24 @@ pub struct TrainArgs {
     /// Columns of labels, one-hot encoded (the first level is the baseline).
     #[arg(long, value_name = "COL", value_delimiter = ',')]
     pub categorical: Vec<String>,
-    /// linear | mlp:H1,H2[:relu|sigmoid|tanh] | relu-sum:H | sigmoid-sum:H | perceptron
-    #[arg(long, value_name = "SPEC", default_value = "linear", value_parser = parse_spec)]
+    /// linear | perceptron | mlp:H1,H2[:ACT] | relu-sum:H | sigmoid-sum:H | a list of layers
+    ///
+    /// The model. Whole models:
+    ///   linear              y = W·x + b
+    ///   perceptron          a step of W·x + b, trained by the perceptron rule (two classes)
+    ///   mlp:H1,H2[:ACT]     hidden layers of H1, H2, … units, ACT after each (default relu)
+    ///   relu-sum:H          a sum of H ReLU pieces (one hidden layer)
+    ///   sigmoid-sum:H       a sum of H sigmoids
+    /// Or a comma-separated list of layers (for example linear:64,tanh,linear:32):
+    ///   linear:N            a dense layer of N units, followed by ReLU unless the next token is
+    ///                       an activation or none
+    ///   ACT                 relu, sigmoid, tanh, gelu, softplus, hard-sigmoid or identity: after
+    ///                       linear it replaces the ReLU; elsewhere it is a layer of its own
+    ///   none                after linear: no activation
+    /// The output layer for the data's classes or targets is added after the last layer. Coming in
+    /// later versions: conv:OxK[/S][+P], maxpool:K, avgpool:K, dropout:P, batchnorm, rnn:N, gru:N[xL],
+    /// lstm:N, transformer:layers=L,heads=H,dim=D, gcn:N,N. A bad token is named in the error.
+    #[arg(long, value_name = "SPEC", default_value = "linear", value_parser = parse_spec, verbatim_doc_comment)]
     pub model: ModelSpec,
     /// mse | mae | huber | cross-entropy | bce (default: cross-entropy for classes, else mse).
     #[arg(long, value_parser = parse_loss)]

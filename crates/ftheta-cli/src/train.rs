@@ -51,7 +51,7 @@ fn config_from(a: &TrainArgs) -> RunConfig {
         max_grad_norm: a.max_grad_norm,
     };
     RunConfig {
-        spec: a.model.to_string(),
+        spec: a.model.clone(),
         init: a.init,
         data,
         feature_names: Vec::new(),
@@ -93,10 +93,9 @@ fn refuse_changes_on_resume(a: &TrainArgs) -> Result<()> {
 }
 
 fn build_model(cfg: &RunConfig) -> Result<Model> {
-    let spec: ModelSpec = cfg.spec.parse().context("--model")?;
     let init = cfg.init.map_or(Init::PyTorch, |[w, b]| Init::Constant { w, b });
     ftheta_core::manual_seed(cfg.train.seed);
-    spec.build(cfg.feature_names.len(), cfg.n_outputs, init).context("--model")
+    cfg.spec.build(cfg.feature_names.len(), cfg.n_outputs, init).context("--model")
 }
 
 /// Set by Ctrl-C (SIGINT): training stops after the update under way and saves a checkpoint.
@@ -135,13 +134,13 @@ fn shell_quote(p: &Path) -> String {
 
 /// Fails at once when training would need more memory than the machine has available.
 fn check_memory(cfg: &RunConfig, data: &Prepared, a: &TrainArgs) -> Result<()> {
-    let (Ok(spec), Some(available)) = (cfg.spec.parse::<ModelSpec>(), available_memory()) else { return Ok(()) };
+    let (spec, Some(available)) = (&cfg.spec, available_memory()) else { return Ok(()) };
     if spec.num_parameters(cfg.feature_names.len(), cfg.n_outputs) > ftheta_nn::spec::MAX_PARAMETERS as u128 {
         return Ok(()); // refused with its size when built
     }
     let rows = data.train.len().max(1);
     let batch = cfg.train.batch_size.map_or(rows, |b| b.min(rows));
-    let e = MemoryEstimate::new(&spec, cfg.feature_names.len(), cfg.n_outputs, batch, cfg.train.optimizer);
+    let e = MemoryEstimate::new(spec, cfg.feature_names.len(), cfg.n_outputs, batch, cfg.train.optimizer);
     let flags = match (&a.resume, cfg.train.batch_size) {
         (Some(_), _) => format!("the run's model {} with batches of {batch} rows", cfg.spec),
         (None, Some(_)) => format!("--model {} with --batch-size {batch}", cfg.spec),
@@ -176,10 +175,10 @@ pub fn train(a: &TrainArgs) -> Result<()> {
         cfg.class_names = data.class_names.clone();
         cfg.standardizer = data.standardizer.clone();
         let classes = data.class_names.is_some();
-        if a.loss.is_none() && classes && cfg.spec != "perceptron" {
+        if a.loss.is_none() && classes && cfg.spec != ModelSpec::Perceptron {
             cfg.train.loss = Loss::CrossEntropy;
         }
-        cfg.n_outputs = if cfg.train.loss == Loss::CrossEntropy && cfg.spec != "perceptron" {
+        cfg.n_outputs = if cfg.train.loss == Loss::CrossEntropy && cfg.spec != ModelSpec::Perceptron {
             data.train.n_classes().unwrap_or(1).max(data.class_names.as_ref().map_or(0, Vec::len)).max(2)
         } else {
             1

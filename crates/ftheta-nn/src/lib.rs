@@ -30,4 +30,4 @@ pub use layers::{Activation, Linear};
 pub use loss::Loss;
 pub use module::{Module, Sequential};
 pub use optim::{clip_grad_norm, Adam, AdamConfig, Optimizer, Schedule, Sgd, SgdConfig};
-pub use spec::{Model, ModelSpec};
+pub use spec::{LayerPlan, LayerSpec, Model, ModelSpec};

@@ -27,12 +27,8 @@ impl MemoryEstimate {
     /// The estimate for `spec` with `inputs` features and `outputs` outputs, trained with
     /// `optimizer` on batches of `batch` rows.
     pub fn new(spec: &ModelSpec, inputs: usize, outputs: usize, batch: usize, optimizer: OptimizerKind) -> Self {
-        let hidden: Vec<u64> = match spec {
-            ModelSpec::Linear | ModelSpec::Perceptron => vec![],
-            ModelSpec::Mlp { hidden, .. } => hidden.iter().map(|&h| h as u64).collect(),
-            ModelSpec::ReluSum { units } | ModelSpec::SigmoidSum { units } => vec![*units as u64],
-        };
-        let parameters = u64::try_from(spec.num_parameters(inputs, outputs)).unwrap_or(u64::MAX);
+        let plan = spec.plan(inputs, outputs).unwrap_or_default();
+        let parameters = u64::try_from(plan.iter().map(|l| l.parameters).sum::<u128>()).unwrap_or(u64::MAX);
         let state = match optimizer {
             OptimizerKind::Sgd => 0,
             OptimizerKind::Momentum => 1,
@@ -40,8 +36,9 @@ impl MemoryEstimate {
         };
         // weights + gradients + best + optimizer state + 2 buffers of a checkpoint being written
         let weights = parameters.saturating_mul(4).saturating_mul(5 + state);
-        // Per row: the input, each hidden layer before and after its activation, the output.
-        let per_row = hidden.iter().fold(inputs as u64 + outputs as u64, |s, &h| s.saturating_add(h.saturating_mul(2)));
+        // Per row: the input and each layer's output (a hidden dense layer's before and after its
+        // activation, which is a layer of its own).
+        let per_row = plan.iter().fold(inputs as u64, |s, l| s.saturating_add(l.outputs as u64));
         // Training keeps the forward values and their gradients; scoring keeps one layer at a time
         // but of up to 4096 rows.
         let rows = (batch as u64).saturating_mul(2).max(EVAL_ROWS.min(batch as u64));

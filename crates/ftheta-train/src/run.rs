@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use ftheta_data::Standardizer;
 use ftheta_nn::checkpoint::write_atomic;
-use ftheta_nn::{Checkpoint, Model, Module};
+use ftheta_nn::{Checkpoint, Model, ModelSpec, Module};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -55,8 +55,8 @@ pub struct DataConfig {
 /// `config.json`: everything needed to rebuild the model and its data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunConfig {
-    /// The model spec (`mlp:64,32:relu`, …).
-    pub spec: String,
+    /// The model spec, written as its text (`"mlp:64,32:relu"`, …).
+    pub spec: ModelSpec,
     /// Constant initial weight and bias, when not the default initialization.
     pub init: Option<[f64; 2]>,
     /// The data.

@@ -40,6 +40,7 @@ pub mod prelude {
     pub use ftheta_nn::module::join_name;
     pub use ftheta_nn::{
         clip_grad_norm, Activation, Adam, AdamConfig, BatchNorm1d, BatchNorm2d, Checkpoint, Dropout, Flatten, Init,
-        LayerNorm, Linear, Loss, Model, ModelSpec, Module, NnError, Optimizer, Schedule, Sequential, Sgd, SgdConfig,
+        LayerNorm, LayerSpec, Linear, Loss, Model, ModelSpec, Module, NnError, Optimizer, Schedule, Sequential, Sgd,
+        SgdConfig,
     };
 }
