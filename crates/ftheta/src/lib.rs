@@ -22,6 +22,9 @@
 
 pub use ftheta_core as core;
 pub use ftheta_data as data;
+/// Data-parallel training: a communicator (one process, or MPI's ranks with the `mpi` feature),
+/// parameter broadcast, sharded batches and the gradient all-reduce (`DataParallel`).
+pub use ftheta_dist as dist;
 pub use ftheta_nn as nn;
 /// The training loop (`Trainer` with evaluation, early stopping and checkpoints), metrics, least
 /// squares in closed form, the perceptron rule and run folders, as `ftheta train` uses them.
