@@ -10,7 +10,8 @@
 //! Flags: `--updates N`, `--batch B` (rows of a global batch), `--seed S`, `--optimizer sgd|adam`,
 //! `--save FILE` (rank 0 writes the final weights as safetensors), `--pid-dir DIR` (each rank
 //! writes `DIR/rank-R.pid` after its first update; the tests kill one), `--mismatch` (rank 1
-//! builds a wider model, to see the error).
+//! builds a wider model, to see the error), `--batchnorm` (10-32-3 with batch normalization, whose
+//! running statistics are kept equal on every rank).
 
 use std::error::Error;
 use std::path::PathBuf;
@@ -18,7 +19,9 @@ use std::path::PathBuf;
 use ftheta_core::Tensor;
 use ftheta_data::{DataLoader, Dataset, InMemoryDataset};
 use ftheta_dist::DataParallel;
-use ftheta_nn::{Activation, Adam, Init, Loss, ModelSpec, Module, Optimizer, Sgd};
+use ftheta_nn::{
+    Activation, Adam, BatchNorm1d, Checkpoint, Init, Linear, Loss, ModelSpec, Module, Optimizer, Sequential, Sgd,
+};
 
 struct Args {
     updates: u64,
@@ -28,10 +31,20 @@ struct Args {
     save: Option<PathBuf>,
     pid_dir: Option<PathBuf>,
     mismatch: bool,
+    batchnorm: bool,
 }
 
 fn args() -> Result<Args, String> {
-    let mut a = Args { updates: 30, batch: 25, seed: 0, adam: true, save: None, pid_dir: None, mismatch: false };
+    let mut a = Args {
+        updates: 30,
+        batch: 25,
+        seed: 0,
+        adam: true,
+        save: None,
+        pid_dir: None,
+        mismatch: false,
+        batchnorm: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -43,6 +56,7 @@ fn args() -> Result<Args, String> {
             "--save" => a.save = Some(value()?.into()),
             "--pid-dir" => a.pid_dir = Some(value()?.into()),
             "--mismatch" => a.mismatch = true,
+            "--batchnorm" => a.batchnorm = true,
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -74,8 +88,18 @@ fn run(a: &Args) -> Result<(), Box<dyn Error>> {
     // Each rank seeds differently on purpose: rank 0's initial weights reach all of them.
     ftheta_core::manual_seed(a.seed + 1000 * comm.rank() as u64);
     let hidden = if wide { vec![33, 16] } else { vec![32, 16] };
-    let model = ModelSpec::Mlp { hidden, activation: Activation::Relu }.build(10, 3, Init::PyTorch)?;
-    let mut dp = DataParallel::new(&*comm, &model)?;
+    let model: Box<dyn Module> = if a.batchnorm {
+        Box::new(
+            Sequential::new()
+                .add(Linear::new(10, 32))
+                .add(BatchNorm1d::new(32))
+                .add(Activation::Relu)
+                .add(Linear::new(32, 3)),
+        )
+    } else {
+        Box::new(ModelSpec::Mlp { hidden, activation: Activation::Relu }.build(10, 3, Init::PyTorch)?)
+    };
+    let mut dp = DataParallel::new(&*comm, &*model)?;
     let mut opt: Box<dyn Optimizer> = if a.adam {
         Box::new(Adam::new(model.parameters(), 0.01)?)
     } else {
@@ -121,7 +145,7 @@ fn run(a: &Args) -> Result<(), Box<dyn Error>> {
     }
     dp.check_in_sync()?;
     if let (Some(path), true) = (&a.save, comm.is_root()) {
-        model.save_weights(path)?;
+        Checkpoint::from_module(&*model).save(path)?;
     }
     if comm.is_root() {
         println!("{} ranks, {} bytes summed per update", comm.size(), dp.bytes_per_update());

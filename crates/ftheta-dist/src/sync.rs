@@ -56,19 +56,19 @@ pub fn shard_range(n: usize, rank: usize, size: usize) -> (usize, usize) {
 pub struct DataParallel<'c> {
     comm: &'c dyn Communicator,
     params: Vec<Tensor>,
+    buffers: Vec<(String, Tensor)>,
     buf: Vec<f32>,
 }
 
 impl<'c> DataParallel<'c> {
-    /// Checks that every rank holds a model of the same parameter names and shapes, copies rank
-    /// 0's parameter values to all, and makes sure each trainable parameter has a gradient buffer
-    /// (a rank whose shard is empty still takes part in the sum, with zeros).
+    /// Checks that every rank holds a model of the same parameter and buffer names and shapes,
+    /// copies rank 0's parameters and buffers to all, and makes sure each trainable parameter has
+    /// a gradient buffer (a rank whose shard is empty still takes part in the sum, with zeros).
     pub fn new(comm: &'c dyn Communicator, model: &dyn Module) -> Result<Self, DistError> {
-        let named = model.named_parameters();
-        broadcast_parameters(comm, &named)?;
-        let params: Vec<Tensor> = named.into_iter().map(|(_, p)| p).filter(Tensor::tracks_grad).collect();
+        broadcast_parameters(comm, &model.state_dict())?;
+        let params: Vec<Tensor> = model.parameters().into_iter().filter(Tensor::tracks_grad).collect();
         params.iter().for_each(ensure_grad);
-        Ok(DataParallel { comm, params, buf: Vec::new() })
+        Ok(DataParallel { comm, params, buffers: model.named_buffers(), buf: Vec::new() })
     }
 
     /// The communicator.
@@ -98,6 +98,12 @@ impl<'c> DataParallel<'c> {
     /// any rank makes the returned loss non-finite on every rank, so all stop together. With one
     /// process it returns `loss` and leaves the gradients as they are.
     ///
+    /// Buffers (batch normalization's running statistics) are then set to rank 0's, as PyTorch's
+    /// DDP does. Layers that use the batch's statistics (batch normalization while training) see
+    /// only their rank's shard, so such a model does not train exactly as one process would
+    /// (PyTorch needs `SyncBatchNorm` for that); dropout draws its masks from each rank's own
+    /// generator.
+    ///
     /// # Panics
     /// When `rows > batch_rows` or `batch_rows` is 0.
     #[track_caller]
@@ -118,6 +124,10 @@ impl<'c> DataParallel<'c> {
         }
         self.buf.push(if rows > 0 { loss as f32 * w } else { 0.0 });
         self.comm.all_reduce_sum(&mut self.buf);
+        if !self.buffers.is_empty() {
+            // Rank 0's running statistics win, as in PyTorch's DDP (`broadcast_buffers`).
+            broadcast_values(self.comm, &self.buffers);
+        }
         // A gradient dropped since (`clear_grad`) gets its buffer back, to hold the sum.
         self.params.iter().for_each(ensure_grad);
         let mut at = 0;
@@ -138,17 +148,17 @@ impl<'c> DataParallel<'c> {
         broadcast_optimizer(self.comm, opt)
     }
 
-    /// Checks that every rank holds the same parameter bits (a fingerprint of them is gathered);
-    /// the error names the ranks that differ from rank 0.
+    /// Checks that every rank holds the same parameter and buffer bits (a fingerprint of them is
+    /// gathered); the error names the ranks that differ from rank 0.
     pub fn check_in_sync(&self) -> Result<(), DistError> {
-        let fp = fingerprint(self.params.iter().map(|p| p.to_vec()));
+        let fp = fingerprint(self.params.iter().chain(self.buffers.iter().map(|(_, b)| b)).map(|p| p.to_vec()));
         let all = self.comm.all_gather_u64(fp);
         let differ: Vec<String> = (1..all.len()).filter(|&r| all[r] != all[0]).map(|r| r.to_string()).collect();
         if differ.is_empty() {
             Ok(())
         } else {
             Err(DistError::Mismatch {
-                what: "the parameters' values",
+                what: "the parameters' and buffers' values",
                 detail: format!("rank(s) {} differ from rank 0", differ.join(", ")),
             })
         }
@@ -190,8 +200,9 @@ impl Fnv {
     }
 }
 
-/// Copies rank 0's parameter values to every rank, after checking that all ranks hold the same
-/// names and shapes (else the error says which ranks differ and how many values each holds).
+/// Copies rank 0's values of `named` (a model's `state_dict`: parameters and buffers) to every
+/// rank, after checking that all ranks hold the same names and shapes (else the error says which
+/// ranks differ and how many values each holds).
 pub fn broadcast_parameters(comm: &dyn Communicator, named: &[(String, Tensor)]) -> Result<(), DistError> {
     if comm.size() == 1 {
         return Ok(());
@@ -215,8 +226,14 @@ pub fn broadcast_parameters(comm: &dyn Communicator, named: &[(String, Tensor)])
             .join(", ");
         return Err(DistError::Mismatch { what: "the model's parameter names and shapes", detail });
     }
-    let mut flat = Vec::with_capacity(total);
-    named.iter().for_each(|(_, p)| flat.extend(p.to_vec()));
+    broadcast_values(comm, named);
+    Ok(())
+}
+
+/// Copies rank 0's values of `named` (same shapes on every rank) to the others, in one broadcast.
+fn broadcast_values(comm: &dyn Communicator, named: &[(String, Tensor)]) {
+    let mut flat = Vec::with_capacity(named.iter().map(|(_, p)| p.numel()).sum());
+    named.iter().for_each(|(_, p)| p.with_contiguous(|s| flat.extend_from_slice(s)));
     comm.broadcast(&mut flat, 0);
     if !comm.is_root() {
         let mut at = 0;
@@ -228,7 +245,6 @@ pub fn broadcast_parameters(comm: &dyn Communicator, named: &[(String, Tensor)])
             }
         });
     }
-    Ok(())
 }
 
 /// Copies rank 0's optimizer state to every rank (see [`DataParallel::broadcast_optimizer`]).

@@ -159,6 +159,27 @@ fn a_killed_rank_stops_the_others_with_a_message() {
 }
 
 #[test]
+fn batch_norm_statistics_stay_equal_on_every_rank() {
+    // The example ends with DataParallel::check_in_sync, which fails if any buffer differs: each
+    // rank's running statistics come from its own shard until rank 0's are broadcast.
+    let dir = tmp("bn");
+    let stdout = check(
+        mpirun(2)
+            .arg(example())
+            .args(["--updates", "20", "--batchnorm", "--save"])
+            .arg(dir.join("bn.st"))
+            .output()
+            .unwrap(),
+        "batchnorm",
+    );
+    assert!(stdout.contains("2 ranks"), "{stdout}");
+    let ck = ftheta_nn::Checkpoint::load(dir.join("bn.st")).unwrap();
+    assert_eq!(ck.get("1.num_batches_tracked").unwrap().to_vec(), vec![20.0], "the batch norm saw 20 batches");
+    let mean = ck.get("1.running_mean").unwrap().to_vec();
+    assert!(mean.iter().any(|&m| m.abs() > 1e-3), "running statistics moved: {mean:?}");
+}
+
+#[test]
 fn ranks_with_different_models_refuse_to_train() {
     let out = mpirun(2).arg(example()).args(["--updates", "5", "--mismatch"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
