@@ -17,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+mod autograd;
 mod backprop;
 mod check;
 mod display;
@@ -24,14 +25,14 @@ mod dot;
 pub(crate) mod dtype;
 mod error;
 mod grad_mode;
+mod kernels;
 pub mod layout;
+mod op;
 mod ops;
-mod pool;
 mod random;
-mod simd;
 mod tensor;
 
-pub use backprop::BackwardOptions;
+pub use autograd::BackwardOptions;
 pub use dtype::Float;
 pub use error::TensorError;
 pub use grad_mode::{is_grad_enabled, no_grad, NoGradGuard};

@@ -3,10 +3,10 @@
 use std::cell::{Cell, Ref, RefCell};
 use std::rc::Rc;
 
-use crate::backprop::Op;
 use crate::dtype::Float;
 use crate::grad_mode::is_grad_enabled;
 use crate::layout::Layout;
+use crate::op::Op;
 
 /// Flat element storage, shared between a tensor and its views.
 pub(crate) type Storage<T> = Rc<RefCell<Vec<T>>>;
@@ -37,7 +37,6 @@ pub(crate) struct Inner<T: Float> {
     pub(crate) grad: RefCell<Option<Tensor<T>>>,
     /// How this tensor was computed; taken (freed) by `backward` unless the graph is retained.
     pub(crate) op: RefCell<Option<Op<T>>>,
-    pub(crate) freed: Cell<bool>,
     pub(crate) retain_grad: Cell<bool>,
     pub(crate) name: RefCell<Option<String>>,
     /// The backward pass that last visited this node, and its position in that pass's order.
@@ -76,7 +75,6 @@ impl<T: Float> Tensor<T> {
             is_leaf: !tracked,
             grad: RefCell::new(None),
             op: RefCell::new(op),
-            freed: Cell::new(false),
             retain_grad: Cell::new(false),
             name: RefCell::new(None),
             mark: Cell::new(0),
@@ -154,7 +152,8 @@ impl<T: Float> Tensor<T> {
         &self.0.layout.shape
     }
 
-    /// The dimension sizes (PyTorch's `size()`).
+    /// The dimension sizes (PyTorch's `size()`): the same as [`Tensor::shape`].
+    #[deprecated(note = "use shape()")]
     #[inline]
     pub fn dims(&self) -> &[usize] {
         self.shape()
@@ -326,11 +325,6 @@ impl<T: Float> Tensor<T> {
         }
     }
 
-    /// A contiguous copy of the data with no graph history.
-    pub(crate) fn contiguous_data(&self) -> Vec<T> {
-        self.to_vec()
-    }
-
     /// This tensor with row-major contiguous storage: itself when already contiguous, a copy
     /// (recorded for autograd) otherwise.
     pub fn contiguous(&self) -> Self {
@@ -338,7 +332,7 @@ impl<T: Float> Tensor<T> {
             return self.clone();
         }
         let op = Self::track(&[self]).then(|| Op::Copy(self.clone()));
-        Self::from_parts(self.contiguous_data(), self.shape(), op)
+        Self::from_parts(self.to_vec(), self.shape(), op)
     }
 
     /// Converts the elements to another float type (for example `f64` for a gradient check).

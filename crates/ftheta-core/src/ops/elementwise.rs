@@ -2,8 +2,8 @@
 //!
 //! Each op here is its forward maths; its chain rule sits in the one table in `backprop.rs`.
 
-use crate::backprop::Op;
 use crate::layout::{broadcast_layout, broadcast_shape, Dims};
+use crate::op::Op;
 use crate::{check, Float, Tensor};
 
 /// Drops unit dimensions and merges neighbours that are contiguous in both operands, so that
@@ -38,7 +38,7 @@ fn coalesce(shape: &[usize], sa: &[usize], sb: &[usize]) -> (Dims, Dims, Dims) {
 /// Applies `f` to each pair of elements of `a` and `b` broadcast together.
 #[track_caller]
 pub(crate) fn zip_broadcast<T: Float>(
-    name: &str,
+    name: &'static str,
     a: &Tensor<T>,
     b: &Tensor<T>,
     f: impl Fn(T, T) -> T,
@@ -130,7 +130,7 @@ impl<T: Float> Tensor<T> {
     pub(crate) fn binary(
         &self,
         rhs: &Tensor<T>,
-        name: &str,
+        name: &'static str,
         f: impl Fn(T, T) -> T,
         op: impl FnOnce() -> Op<T>,
     ) -> Self {
@@ -275,7 +275,7 @@ impl<T: Float> Tensor<T> {
         self.unary(|x| x.max(lo).min(hi), || Op::Clamp(self.clone(), lo, hi))
     }
 
-    fn compare(&self, rhs: &Tensor<T>, name: &str, f: impl Fn(T, T) -> bool) -> Self {
+    fn compare(&self, rhs: &Tensor<T>, name: &'static str, f: impl Fn(T, T) -> bool) -> Self {
         let (data, shape) = zip_broadcast(name, self, rhs, |a, b| if f(a, b) { T::one() } else { T::zero() });
         Self::from_parts(data, &shape, None)
     }

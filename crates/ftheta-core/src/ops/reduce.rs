@@ -3,8 +3,8 @@
 //! Every reduction runs sequentially in a fixed order, so its result does not depend on the number
 //! of threads: the same seed gives bit-identical numbers at any `RAYON_NUM_THREADS`.
 
-use crate::backprop::Op;
 use crate::layout::{norm_dim, Dims, Layout};
+use crate::op::Op;
 use crate::{Float, Tensor};
 
 /// Sums a slice with eight independent f64 accumulators (the compiler vectorizes them) and rounds

@@ -5,8 +5,8 @@
 use std::borrow::Borrow;
 use std::rc::Rc;
 
-use crate::backprop::Op;
 use crate::layout::{broadcast_layout, broadcast_shape, contiguous_strides, norm_dim, Dims, Layout};
+use crate::op::Op;
 use crate::{check, Float, Tensor};
 
 /// A shape argument for `reshape`: sizes as `usize`, or as signed integers where one `-1` is
@@ -72,7 +72,7 @@ impl<T: Float> Tensor<T> {
             let layout = Layout { strides: contiguous_strides(&new), shape: new, offset: self.layout().offset };
             self.view_with(layout, Self::track(&[self]).then(op))
         } else {
-            Self::from_parts(self.contiguous_data(), &new, Self::track(&[self]).then(op))
+            Self::from_parts(self.to_vec(), &new, Self::track(&[self]).then(op))
         }
     }
 
@@ -202,7 +202,7 @@ impl<T: Float> Tensor<T> {
         shape[d] = total;
         let outer: usize = shape[..d].iter().product();
         let mut out = Vec::with_capacity(shape.iter().product());
-        let parts: Vec<Vec<T>> = tensors.iter().map(|t| t.borrow().contiguous_data()).collect();
+        let parts: Vec<Vec<T>> = tensors.iter().map(|t| t.borrow().to_vec()).collect();
         let rows: Vec<usize> = tensors.iter().map(|t| t.borrow().shape()[d..].iter().product()).collect();
         for o in 0..outer {
             for (p, &r) in parts.iter().zip(&rows) {
@@ -240,7 +240,7 @@ impl<T: Float> Tensor<T> {
                 self.shape()
             );
         }
-        let src = self.contiguous_data();
+        let src = self.to_vec();
         let outer: usize = self.shape()[..d].iter().product();
         let inner: usize = self.shape()[d + 1..].iter().product();
         let mut out = Vec::with_capacity(outer * indices.len() * inner);
@@ -272,7 +272,7 @@ impl<T: Float> Tensor<T> {
             );
         }
         let offsets = gather_offsets("gather", self.shape(), d, index);
-        let src = self.contiguous_data();
+        let src = self.to_vec();
         let out: Vec<T> = offsets.iter().map(|&o| src[o]).collect();
         let op = Self::track(&[self]).then(|| Op::Gather(self.clone(), Rc::from(offsets)));
         Self::from_parts(out, index.shape(), op)
@@ -285,7 +285,7 @@ impl<T: Float> Tensor<T> {
 fn gather_offsets<T: Float>(op: &str, shape: &[usize], d: usize, index: &Tensor<T>) -> Vec<usize> {
     let strides = contiguous_strides(shape);
     let ishape = index.shape();
-    let idx = index.contiguous_data();
+    let idx = index.to_vec();
     let mut pos: Dims = smallvec::smallvec![0; ishape.len()];
     let mut out = Vec::with_capacity(idx.len());
     for &v in &idx {

@@ -2,8 +2,8 @@
 
 use std::rc::Rc;
 
-use crate::backprop::Op;
 use crate::layout::norm_dim;
+use crate::op::Op;
 use crate::{Float, Tensor};
 
 impl<T: Float> Tensor<T> {
@@ -112,7 +112,7 @@ impl<T: Float> Tensor<T> {
 
     fn softmax_last(&self, log: bool) -> Self {
         let n = *self.shape().last().unwrap();
-        let mut out = self.contiguous_data();
+        let mut out = self.to_vec();
         if n > 0 {
             for row in out.chunks_mut(n) {
                 let m = row.iter().fold(T::neg_infinity(), |a, &b| a.max(b));
