@@ -2,19 +2,15 @@
 //! descent over it with the learning rate, batch size and number of updates a student picks.
 //!
 //! The landscape comes from the lab's [`LineProblem`] (the loss in closed form from five moments,
-//! so a 200×200 grid costs nothing); the descent is real: mini-batches shuffled each epoch by a
-//! seeded generator, gradients by ftheta's autograd, as in the lab. Every request is bounded
+//! so a 200×200 grid costs nothing); the descent is the lab's own [`LineDescent`]: mini-batches
+//! reshuffled each epoch by the data crate's seeded loader, gradients by ftheta's autograd, so the
+//! same seed draws the same batches here as in the lab and in `ftheta train`. Every request is bounded
 //! ([`MAX_UPDATES`] updates of at most every training row), so none can hold the server.
 
 use std::collections::HashMap;
 
-use ftheta_core::{no_grad, Tensor};
 use ftheta_lab::experiments::{frame, LineProblem, START};
-use ftheta_lab::fit::column;
-use ftheta_nn::loss;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use ftheta_lab::fit::{LineBatches, LineDescent};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
@@ -41,9 +37,14 @@ pub struct Problems {
 impl Problems {
     /// The lab's training rows (seed 42).
     pub fn load() -> Result<Self, String> {
-        let raw = LineProblem::load(&ftheta_lab::LabConfig::new("")).map_err(|e| format!("{e:#}"))?;
+        Ok(Problems::new(LineProblem::deliveries(42, None).map_err(|e| format!("{e:#}"))?))
+    }
+
+    /// The playground over `raw` (the distance feature as it is, never empty) and its
+    /// standardized twin.
+    fn new(raw: LineProblem) -> Self {
         let (standardized, mean, std) = raw.standardized();
-        Ok(Problems { raw, standardized, mean, std })
+        Problems { raw, standardized, mean, std }
     }
 
     fn pick(&self, standardize: bool) -> &LineProblem {
@@ -173,37 +174,18 @@ impl Descent {
     pub fn run(&self, p: &Problems) -> Value {
         let problem = p.pick(self.standardize);
         let (n, bs) = (problem.x.len(), self.batch.unwrap_or(problem.x.len()));
-        let (x_all, y_all) = (column(&problem.x), column(&problem.y));
-        let w = Tensor::from_vec(vec![self.w as f32], &[1, 1]).requires_grad();
-        let b = Tensor::scalar(self.b as f32).requires_grad();
-        let mut order: Vec<usize> = (0..n).collect();
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        let mut next = n; // the first mini-batch shuffles
+        let batches = match self.batch {
+            None => LineBatches::Full,
+            Some(size) => LineBatches::Shuffled { size, seed: self.seed },
+        };
+        let mut descent = LineDescent::new(&problem.x, &problem.y, (self.w, self.b), self.lr, batches)
+            .expect("the built-in training rows are not empty and the batch size was checked");
         let mut path = vec![[self.w, self.b]];
         let mut losses = vec![problem.loss(self.w, self.b)];
         let mut diverged_at = None;
         for t in 1..=self.updates {
-            let (x, y) = if self.batch.is_none() {
-                (x_all.clone(), y_all.clone())
-            } else {
-                if next >= n {
-                    order.shuffle(&mut rng);
-                    next = 0;
-                }
-                // The last batch of an epoch holds what is left (as PyTorch's default drop_last=False).
-                let rows = &order[next..(next + bs).min(n)];
-                next += rows.len();
-                let pick = |v: &[f64]| rows.iter().map(|&i| v[i]).collect::<Vec<_>>();
-                (column(&pick(&problem.x)), column(&pick(&problem.y)))
-            };
-            w.zero_grad();
-            b.zero_grad();
-            loss::mse(&(x.matmul(&w) + &b), &y).backward();
-            no_grad(|| {
-                w.add_scaled_(&w.grad().expect("w has a gradient"), -self.lr);
-                b.add_scaled_(&b.grad().expect("b has a gradient"), -self.lr);
-            });
-            let (wv, bv) = (w.item() as f64, b.item() as f64);
+            descent.step();
+            let (wv, bv) = descent.theta();
             let l = problem.loss(wv, bv);
             path.push([wv, bv]);
             losses.push(l);
@@ -298,5 +280,40 @@ mod tests {
             .unwrap()
             .message
             .contains("unknown parameter 'color'"));
+    }
+
+    #[test]
+    fn the_playground_draws_the_labs_batches_for_the_same_seed() {
+        // The lab's batch-size experiment (quick: 1,000 training rows, 2 epochs) and the
+        // playground over the same rows, from the same start with the same rate and seed.
+        let dir = std::env::temp_dir().join(format!("ftheta-serve-batches-{}", std::process::id()));
+        let mut cfg = ftheta_lab::LabConfig::quick(&dir);
+        cfg.batch_sizes = Some(vec![32, 5]);
+        std::fs::create_dir_all(&dir).unwrap();
+        let lab = ftheta_lab::experiments::batch_size::run_batch_size(&cfg).unwrap().results;
+        std::fs::remove_dir_all(&dir).ok();
+        let p = Problems::new(LineProblem::load(&cfg).unwrap());
+        let lr = lab["learning_rate"].as_f64().unwrap().to_string();
+        for batch in [32, 5] {
+            let runs = lab["runs"].as_array().unwrap();
+            let run = runs.iter().find(|r| r["batch_size"] == batch && r["shuffled"] == true).unwrap();
+            let updates = run["updates"].as_u64().unwrap().to_string();
+            let q = query(&[("standardize", "1"), ("lr", &lr), ("batch", &batch.to_string()), ("updates", &updates)]);
+            let seed = cfg.seed.to_string();
+            let mut q = q;
+            q.insert("seed".into(), seed);
+            let play = Descent::parse(&p, &q).unwrap().run(&p);
+            let end = play["path"].as_array().unwrap().last().unwrap().clone();
+            // Bit for bit: the same batches in the same order.
+            assert_eq!(
+                (end[0].as_f64().unwrap(), end[1].as_f64().unwrap()),
+                (run["final_w"].as_f64().unwrap(), run["final_b"].as_f64().unwrap()),
+                "B = {batch}"
+            );
+            // Another seed draws other batches and ends elsewhere.
+            q.insert("seed".into(), (cfg.seed + 1).to_string());
+            let other = Descent::parse(&p, &q).unwrap().run(&p);
+            assert_ne!(other["path"].as_array().unwrap().last().unwrap(), &end, "B = {batch}");
+        }
     }
 }

@@ -7,12 +7,10 @@
 use std::time::Instant;
 
 use anyhow::Result;
-use ftheta_core::{no_grad, Tensor};
-use ftheta_data::{DataLoader, InMemoryDataset};
-use ftheta_nn::loss;
 use serde_json::json;
 
 use super::{s, LineProblem, START};
+use crate::fit::{LineBatches, LineDescent};
 use crate::palette;
 use crate::plot::{self, Chart, Layer, LegendAt};
 use crate::report::{Section, Table};
@@ -34,6 +32,8 @@ struct Run {
     curve: Vec<Sample>,
     updates: usize,
     seconds: f64,
+    /// `(w, b)` after the last update.
+    theta: (f64, f64),
 }
 
 fn train(
@@ -46,59 +46,41 @@ fn train(
     seed: u64,
 ) -> Result<Run> {
     let n = prob.x.len();
-    let ds = InMemoryDataset::new(
-        prob.x.iter().map(|&v| v as f32).collect(),
-        1,
-        prob.y.iter().map(|&v| v as f32).collect(),
-        1,
-    )?;
-    let mut loader = DataLoader::new(ds, batch.min(n))?;
-    if shuffled {
-        loader = loader.shuffled(seed);
-    }
-    let w = Tensor::from_vec(vec![start.0 as f32], &[1, 1]).requires_grad();
-    let b = Tensor::scalar(start.1 as f32).requires_grad();
+    let size = batch.min(n);
+    // A shuffled full batch too (as `ftheta train` would): the rows' order changes only f32 rounding.
+    let batches = if shuffled { LineBatches::Shuffled { size, seed } } else { LineBatches::InOrder(size) };
+    let mut descent = LineDescent::new(&prob.x, &prob.y, start, lr, batches)?;
     let l_star = {
         let o = prob.optimum();
         prob.loss(o.0, o.1)
     };
-    let per_epoch = n.div_ceil(batch.min(n));
+    let per_epoch = descent.batches_per_epoch();
     let every = (per_epoch * epochs / 300).max(1);
-    let excess = |w: &Tensor, b: &Tensor| (prob.loss(w.item() as f64, b.item() as f64) - l_star).max(1e-12);
-    let mut curve = vec![(0.0, 0.0, 0.0, excess(&w, &b))];
-    let mut updates = 0;
-    let mut seconds = 0.0;
+    let excess = |(w, b): (f64, f64)| (prob.loss(w, b) - l_star).max(1e-12);
+    let mut curve = vec![(0.0, 0.0, 0.0, excess(descent.theta()))];
     // Each recorded point is the mean of L − L* over the updates since the last one: the raw
     // values of small batches jitter by orders of magnitude and would hide the trend.
     let mut window = 0.0;
-    for _ in 0..epochs {
-        let t0 = Instant::now();
-        let mut paused = 0.0;
-        for (xb, yb) in loader.next_epoch() {
-            w.zero_grad();
-            b.zero_grad();
-            loss::mse(&(xb.matmul(&w) + &b), &yb).backward();
-            no_grad(|| {
-                w.add_scaled_(&w.grad().expect("gradient"), -lr);
-                b.add_scaled_(&b.grad().expect("gradient"), -lr);
-            });
-            updates += 1;
-            // The clock stops while the loss is measured.
-            let t = Instant::now();
-            window += excess(&w, &b);
-            if updates % every == 0 {
-                let now = seconds + t0.elapsed().as_secs_f64() - paused;
-                curve.push((updates as f64, updates as f64 / per_epoch as f64, now, window / every as f64));
-                window = 0.0;
-            }
-            paused += t.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    // The clock stops while the loss is measured.
+    let mut paused = 0.0;
+    for _ in 0..per_epoch * epochs {
+        descent.step();
+        let t = Instant::now();
+        window += excess(descent.theta());
+        let updates = descent.updates();
+        if updates % every == 0 {
+            let now = t0.elapsed().as_secs_f64() - paused;
+            curve.push((updates as f64, updates as f64 / per_epoch as f64, now, window / every as f64));
+            window = 0.0;
         }
-        seconds += t0.elapsed().as_secs_f64() - paused;
+        paused += t.elapsed().as_secs_f64();
     }
+    let (updates, seconds) = (descent.updates(), t0.elapsed().as_secs_f64() - paused);
     if curve.last().is_some_and(|c| c.0 as usize != updates) {
-        curve.push((updates as f64, epochs as f64, seconds, excess(&w, &b)));
+        curve.push((updates as f64, epochs as f64, seconds, excess(descent.theta())));
     }
-    Ok(Run { batch, shuffled, curve, updates, seconds })
+    Ok(Run { batch, shuffled, curve, updates, seconds, theta: descent.theta() })
 }
 
 /// Trains each batch size, shuffled and in file order, and draws the three views.
@@ -176,6 +158,7 @@ pub fn run_batch_size(cfg: &LabConfig) -> Result<Section> {
         "rows": n, "epochs": epochs, "learning_rate": lr, "feature": "standardized distance",
         "runs": runs.iter().map(|(_, r)| json!({"batch_size": r.batch, "full_batch": r.batch >= n, "shuffled": r.shuffled,
             "updates": r.updates, "seconds": r.seconds, "final_excess_loss": final_excess(r),
+            "final_w": r.theta.0, "final_b": r.theta.1,
             "curve": r.curve.iter().map(|c| [c.0, c.1, c.2, c.3]).collect::<Vec<_>>()})).collect::<Vec<_>>(),
     });
     let find = |b: usize| runs.iter().find(|(_, r)| r.batch == b && r.shuffled).map(|(_, r)| r);

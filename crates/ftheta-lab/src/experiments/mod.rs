@@ -38,8 +38,17 @@ pub struct LineProblem {
 impl LineProblem {
     /// The training rows (a seeded 1,000 of them in a quick run).
     pub fn load(cfg: &LabConfig) -> Result<LineProblem> {
-        let d = Deliveries::load(cfg.seed)?;
-        let rows = if cfg.quick { data::subsample(&d.split.train, 1000, cfg.seed) } else { d.split.train.clone() };
+        LineProblem::deliveries(cfg.seed, cfg.quick.then_some(1000))
+    }
+
+    /// The deliveries table's training rows of the split seeded by `seed`, or a seeded `subsample`
+    /// of them.
+    pub fn deliveries(seed: u64, subsample: Option<usize>) -> Result<LineProblem> {
+        let d = Deliveries::load(seed)?;
+        let rows = match subsample {
+            Some(k) => data::subsample(&d.split.train, k, seed),
+            None => d.split.train.clone(),
+        };
         Ok(LineProblem::new(d.values("distance", &rows)?, d.target(&rows)))
     }
 
