@@ -9,6 +9,7 @@
 pub mod batchnorm;
 pub mod checkpoint;
 pub mod dropout;
+pub mod embedding;
 mod error;
 pub mod flatten;
 pub mod init;
@@ -17,11 +18,13 @@ pub mod layers;
 pub mod loss;
 pub mod module;
 pub mod optim;
+pub mod recurrent;
 pub mod spec;
 
 pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNormConfig};
 pub use checkpoint::Checkpoint;
 pub use dropout::Dropout;
+pub use embedding::Embedding;
 pub use error::NnError;
 pub use flatten::Flatten;
 pub use init::Init;
@@ -30,4 +33,5 @@ pub use layers::{Activation, Linear};
 pub use loss::Loss;
 pub use module::{Module, Sequential};
 pub use optim::{clip_grad_norm, Adam, AdamConfig, Optimizer, Schedule, Sgd, SgdConfig};
+pub use recurrent::{CellKind, Recurrent, RecurrentState};
 pub use spec::{LayerPlan, LayerSpec, Model, ModelSpec};
