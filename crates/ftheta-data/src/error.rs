@@ -306,6 +306,19 @@ pub enum DataError {
         /// 1-based line of the first one.
         first_line: u64,
     },
+    /// A character that the vocabulary (read from the training part, or stored in a run) does not
+    /// hold.
+    #[error("{place}, column {column}: character {ch:?} is not in the vocabulary ('{known}' and the boundary)")]
+    OutOfVocabulary {
+        /// Where: "names.txt line 12", "--prefix".
+        place: String,
+        /// The character.
+        ch: char,
+        /// Its 1-based position in the line or text, in characters.
+        column: usize,
+        /// The vocabulary's characters.
+        known: String,
+    },
     /// A built-in data set name that does not exist.
     #[error("no built-in data set is called '{name}'; there are: {}", available.join(", "))]
     UnknownDataset {

@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod builtin;
+pub mod corpus;
 pub mod csv;
 pub mod dataset;
 pub mod error;
@@ -28,6 +29,7 @@ mod io;
 pub mod split;
 
 pub use crate::csv::{parse_csv, read_csv, CsvOptions, Table};
+pub use corpus::{parse_corpus, read_corpus, Corpus, OutOfVocabulary, Vocab};
 pub use dataset::{Batches, DataLoader, Dataset, InMemoryDataset, Targets};
 pub use error::{DataError, Result};
 pub use graph::{read_edge_list, read_node_table, Graph, NodeOptions, NodeSplit, NodeTable};
