@@ -109,6 +109,119 @@ def recurrent_case(kind, layers, batch=2, steps=5, inputs=3, hidden=4):
     return case
 
 
+# ---------------------------------------------------------------------------------------------
+# nanoGPT's attention, MLP and block (Karpathy, model.py), written out here as ftheta's twins: the
+# same maths and parameter names; no weight tying and no dropout (ftheta checks dropout apart).
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.c_attn = nn.Linear(dim, 3 * dim)
+        self.c_proj = nn.Linear(dim, dim)
+        self.n_head = heads
+
+    def forward(self, x, weights=None):
+        b, t, c = x.size()
+        q, k, v = self.c_attn(x).split(c, dim=2)
+        q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+        mask = torch.tril(torch.ones(t, t, dtype=torch.bool))
+        att = F.softmax(att.masked_fill(~mask, float("-inf")), dim=-1)
+        if weights is not None:
+            weights.append(att)
+        y = (att @ v).transpose(1, 2).contiguous().view(b, t, c)
+        return self.c_proj(y)
+
+
+class MLP(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.c_fc = nn.Linear(dim, 4 * dim)
+        self.gelu = nn.GELU()
+        self.c_proj = nn.Linear(4 * dim, dim)
+
+    def forward(self, x):
+        return self.c_proj(self.gelu(self.c_fc(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(dim)
+        self.attn = CausalSelfAttention(dim, heads)
+        self.ln_2 = nn.LayerNorm(dim)
+        self.mlp = MLP(dim)
+
+    def forward(self, x, weights=None):
+        x = x + self.attn(self.ln_1(x), weights)
+        return x + self.mlp(self.ln_2(x))
+
+
+class Transformer(nn.Module):
+    """nanoGPT's GPT.transformer (wte, wpe, h, ln_f): token ids [B, T] to hidden states [B, T, C]."""
+
+    def __init__(self, vocab, context, layers, heads, dim):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, dim)
+        self.wpe = nn.Embedding(context, dim)
+        self.h = nn.ModuleList([Block(dim, heads) for _ in range(layers)])
+        self.ln_f = nn.LayerNorm(dim)
+
+    def forward(self, idx, weights=None):
+        t = idx.size(1)
+        x = self.wte(idx) + self.wpe(torch.arange(t))
+        for b in self.h:
+            x = b(x, weights)
+        return self.ln_f(x)
+
+
+def randomize(module, scale=0.3):
+    """Every parameter (LayerNorm's too, so that its γ and β are checked) from N(0, scale²), as f32."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.tensor(normal(*p.shape, scale=scale)))
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def sdpa_case():
+    q, k, v = (t(normal(2, 2, 5, 3), True) for _ in range(3))
+    att = F.softmax((q @ k.transpose(-2, -1)) / math.sqrt(3) + torch.triu(torch.full((5, 5), float("-inf")), 1), -1)
+    out = att @ v
+    r, rw = normal(*out.shape), normal(*att.shape)
+    ((out * t(r)).sum() + (att * t(rw)).sum()).backward()
+    return {"name": "sdpa_causal", "q": enc(q), "k": enc(k), "v": enc(v), "r": enc(r), "r_w": enc(rw), "out": enc(out),
+            "weights": enc(att), "grad_q": enc(q.grad), "grad_k": enc(k.grad), "grad_v": enc(v.grad)}
+
+
+def module_case(name, module, x, ids=False, **meta):
+    state = randomize(module)
+    if not ids:
+        x = t(x, True)
+    weights = []
+    out = module(x, weights)
+    r = normal(*out.shape)
+    (out * t(r)).sum().backward()
+    case = {"name": name, "state_dict": {k: enc(v) for k, v in state.items()}, "keys": list(state.keys()),
+            "x": enc(x.to(torch.float64)), "r": enc(r), "out": enc(out), "weights": [enc(w) for w in weights],
+            "grads": {n: enc(p.grad) for n, p in module.named_parameters()}}
+    if not ids:
+        case["grad_x"] = enc(x.grad)
+    case.update(meta)
+    return case
+
+
+def attention_cases():
+    torch.manual_seed(3)
+    return [
+        sdpa_case(),
+        module_case("attention", CausalSelfAttention(8, 2), normal(2, 5, 8), dim=8, heads=2),
+        module_case("block", Block(8, 2), normal(2, 5, 8), dim=8, heads=2),
+        module_case("transformer", Transformer(7, 6, 2, 2, 8), torch.tensor([[1, 2, 3, 4, 0], [6, 5, 4, 4, 2]]),
+                    ids=True, vocab=7, context=6, layers=2, heads=2, dim=8),
+    ]
+
+
 def check_ftheta(path):
     from safetensors import safe_open
     from safetensors.torch import load_file
@@ -149,6 +262,7 @@ def main():
     for kind in ("rnn", "gru", "lstm"):
         for layers in (1, 2):
             cases.append(recurrent_case(kind, layers))
+    cases += attention_cases()
     doc = {"generator": "scripts/golden_seq.py", "torch": torch.__version__, "cases": cases}
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:

@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod attention;
 pub mod batchnorm;
 pub mod checkpoint;
 pub mod dropout;
@@ -20,7 +21,9 @@ pub mod module;
 pub mod optim;
 pub mod recurrent;
 pub mod spec;
+pub mod transformer;
 
+pub use attention::CausalSelfAttention;
 pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNormConfig};
 pub use checkpoint::Checkpoint;
 pub use dropout::Dropout;
@@ -35,3 +38,4 @@ pub use module::{Module, Sequential};
 pub use optim::{clip_grad_norm, Adam, AdamConfig, Optimizer, Schedule, Sgd, SgdConfig};
 pub use recurrent::{CellKind, Recurrent, RecurrentState};
 pub use spec::{LayerPlan, LayerSpec, Model, ModelSpec};
+pub use transformer::{LastStep, Transformer, TransformerConfig};

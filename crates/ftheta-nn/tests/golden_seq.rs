@@ -1,5 +1,6 @@
 //! Sequence layers against PyTorch: forward values and every gradient of `Embedding`, `RNN`,
-//! `GRU` and `LSTM` (one and two layers), compared with numbers PyTorch computed in float64 from
+//! `GRU` and `LSTM` (one and two layers), causal scaled dot-product attention, nanoGPT's
+//! `CausalSelfAttention`, `Block` and transformer body (twins written out in the script), compared with numbers PyTorch computed in float64 from
 //! the same f32 inputs (`tests/golden/seq.json`, written by `scripts/golden_seq.py`; committed, so
 //! CI needs no Python). A value passes within `1e-5 · max(1, |expected|)`.
 //!
@@ -8,6 +9,8 @@
 //! which loads it into `torch.nn.GRU` with `load_state_dict(strict=True)` and compares outputs.
 
 use ftheta_core::{no_grad, Tensor};
+use ftheta_nn::attention::{scaled_dot_product_attention, CausalSelfAttention};
+use ftheta_nn::transformer::{Block, Transformer, TransformerConfig};
 use ftheta_nn::{CellKind, Checkpoint, Embedding, Module, Recurrent, RecurrentState};
 use serde_json::Value;
 
@@ -146,4 +149,81 @@ fn an_ftheta_gru_checkpoint_for_torch() {
     back.load_weights(&path).unwrap();
     assert_eq!(no_grad(|| back.forward(&x)).to_vec(), y.to_vec());
     std::fs::remove_dir_all(dir).ok();
+}
+
+fn load_params(m: &dyn Module, c: &Value) {
+    let names: Vec<String> = m.named_parameters().into_iter().map(|(n, _)| n).collect();
+    let keys: Vec<String> = c["keys"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()).collect();
+    assert_eq!(names, keys, "parameter names must be the torch twin's state_dict keys, in order");
+    no_grad(|| m.named_parameters().iter().for_each(|(n, p)| p.copy_(&tensor(&c["state_dict"][n]))));
+}
+
+fn check_param_grads(m: &dyn Module, c: &Value, what: &str) {
+    for (n, p) in m.named_parameters() {
+        assert_close(&p.grad().unwrap(), &c["grads"][&n], &format!("{what} ∂{n}"));
+    }
+}
+
+#[test]
+fn scaled_dot_product_attention_matches_torch() {
+    let c = case("sdpa_causal");
+    let [q, k, v] = ["q", "k", "v"].map(|n| tensor(&c[n]).requires_grad());
+    let (out, w) = scaled_dot_product_attention(&q, &k, &v, true);
+    assert_close(&out, &c["out"], "attention output");
+    assert_close(&w, &c["weights"], "attention weights");
+    out.mul(&tensor(&c["r"])).sum().add(&w.mul(&tensor(&c["r_w"])).sum()).backward();
+    for (n, t) in ["q", "k", "v"].iter().zip([&q, &k, &v]) {
+        assert_close(&t.grad().unwrap(), &c[format!("grad_{n}").as_str()], &format!("∂{n}"));
+    }
+}
+
+#[test]
+fn causal_self_attention_matches_torch() {
+    let c = case("attention");
+    let m = CausalSelfAttention::new(8, 2);
+    load_params(&m, &c);
+    let x = tensor(&c["x"]).requires_grad();
+    let (out, w) = m.forward_with_weights(&x);
+    assert_close(&out, &c["out"], "attention output");
+    assert_close(&w, &c["weights"][0], "attention weights");
+    out.mul(&tensor(&c["r"])).sum().backward();
+    assert_close(&x.grad().unwrap(), &c["grad_x"], "attention ∂x");
+    check_param_grads(&m, &c, "attention");
+}
+
+#[test]
+fn a_transformer_block_matches_torch() {
+    let c = case("block");
+    let m = Block::new(8, 2, 0.0);
+    load_params(&m, &c);
+    let x = tensor(&c["x"]).requires_grad();
+    let (out, w) = m.forward_with_weights(&x);
+    assert_close(&out, &c["out"], "block output");
+    assert_close(&w, &c["weights"][0], "block attention weights");
+    out.mul(&tensor(&c["r"])).sum().backward();
+    assert_close(&x.grad().unwrap(), &c["grad_x"], "block ∂x");
+    check_param_grads(&m, &c, "block");
+}
+
+#[test]
+fn the_transformer_matches_torch() {
+    let c = case("transformer");
+    let n = |k: &str| c[k].as_u64().unwrap() as usize;
+    let config = TransformerConfig {
+        vocab: n("vocab"),
+        context: n("context"),
+        layers: n("layers"),
+        heads: n("heads"),
+        dim: n("dim"),
+        dropout: 0.0,
+    };
+    let m = Transformer::new(config);
+    load_params(&m, &c);
+    let (out, ws) = m.forward_with_weights(&tensor(&c["x"]));
+    assert_close(&out, &c["out"], "transformer output");
+    for (i, w) in ws.iter().enumerate() {
+        assert_close(w, &c["weights"][i], &format!("block {i} attention weights"));
+    }
+    out.mul(&tensor(&c["r"])).sum().backward();
+    check_param_grads(&m, &c, "transformer");
 }

@@ -1,8 +1,10 @@
 //! Central finite differences in `f64` through whole recurrent layers (`run_layer` is generic over
 //! the element type): the gradient of `Σ out·w + Σ h_T·w'` (and `Σ c_T·w''`) with respect to the
-//! input sequence, every weight and bias, and the initial states, on shapes drawn by proptest.
+//! input sequence, every weight and bias, and the initial states, on shapes drawn by proptest; and
+//! through causal multi-head attention (split into heads, scaled dot products, mask, softmax, join).
 
 use ftheta_core::{no_grad, Tensor};
+use ftheta_nn::attention::{merge_heads, scaled_dot_product_attention, split_heads};
 use ftheta_nn::recurrent::run_layer;
 use ftheta_nn::CellKind;
 use proptest::prelude::*;
@@ -86,5 +88,39 @@ proptest! {
         steps in 1usize..5, batch in 1usize..3, feat in 1usize..4, hidden in 1usize..4, seed in 0u64..1000,
     ) {
         check(kind, steps, batch, feat, hidden, seed);
+    }
+}
+
+/// `Σ out·w + Σ weights·w'` of causal attention over heads split from one `[B, T, 3C]` tensor and
+/// joined again, as `CausalSelfAttention` computes between its two products.
+fn attention_loss(qkv: &T, heads: usize) -> T {
+    let [q, k, v] = split_heads(qkv, heads);
+    let (y, a) = scaled_dot_product_attention(&q, &k, &v, true);
+    let y = merge_heads(&y);
+    let w = |t: &T, seed| Tensor::from_data(values(t.numel(), seed), t.shape());
+    y.mul(&w(&y, 4)).sum().add(&a.mul(&w(&a, 5)).sum())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #[test]
+    fn causal_attention_has_the_gradient_of_its_maths(
+        batch in 1usize..3, steps in 1usize..5, heads in 1usize..3, d in 1usize..4, seed in 0u64..1000,
+    ) {
+        let shape = [batch, steps, 3 * heads * d];
+        let x: T = Tensor::from_data(values(shape.iter().product(), seed), &shape);
+        let leaf = Tensor::from_data(x.to_vec(), &shape).requires_grad();
+        attention_loss(&leaf, heads).backward();
+        let analytic = leaf.grad().unwrap().to_vec();
+        let base = x.to_vec();
+        for (j, &a) in analytic.iter().enumerate() {
+            let at = |delta: f64| {
+                let mut v = base.clone();
+                v[j] += delta;
+                no_grad(|| attention_loss(&Tensor::from_data(v, &shape), heads).item())
+            };
+            let numeric = (at(EPS) - at(-EPS)) / (2.0 * EPS);
+            prop_assert!((a - numeric).abs() <= TOL * numeric.abs().max(1.0), "element {j}: backward {a}, finite difference {numeric}");
+        }
     }
 }
