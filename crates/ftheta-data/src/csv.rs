@@ -11,6 +11,8 @@ use ftheta_core::Tensor;
 use crate::dataset::InMemoryDataset;
 use crate::error::{DataError, Result};
 use crate::io::{display_name, read_bytes};
+use crate::limits::{MAX_CATEGORIES, MAX_TABLE_VALUES};
+use crate::split::to_f32;
 
 /// What to take from a CSV file and how to read it. [`CsvOptions::default`] reads every column as
 /// a numeric feature, with no target.
@@ -146,12 +148,14 @@ impl Table {
     }
 
     /// An in-memory data set: class-index targets for classification, `[N, 1]` targets otherwise.
+    /// A value beyond the range of `f32` is an error naming its column.
     pub fn to_dataset(&self) -> Result<InMemoryDataset> {
-        let x: Vec<f32> = self.features.iter().map(|&v| v as f32).collect();
+        let x = to_f32(&self.features, &self.feature_names, "the table", false)?;
         match self.class_indices() {
             Some(classes) => InMemoryDataset::with_classes(x, self.n_features(), classes),
             None if self.target_name.is_some() => {
-                InMemoryDataset::new(x, self.n_features(), self.targets.iter().map(|&v| v as f32).collect(), 1)
+                let name = self.target_name.clone().into_iter().collect::<Vec<_>>();
+                InMemoryDataset::new(x, self.n_features(), to_f32(&self.targets, &name, "the table", false)?, 1)
             }
             None => Err(no_target()),
         }
@@ -219,6 +223,9 @@ pub(crate) fn records(file: &str, bytes: &[u8], options: &CsvOptions) -> Result<
         (None, None) => (1..=width).map(|i| format!("column_{i}")).collect(),
     };
     for (j, name) in names.iter().enumerate() {
+        if name.is_empty() {
+            return Err(DataError::EmptyColumnName { file: file.into(), line: header_line, position: j + 1 });
+        }
         if let Some(i) = names[..j].iter().position(|n| n == name) {
             return Err(DataError::DuplicateColumn {
                 file: file.into(),
@@ -284,6 +291,13 @@ impl Plan {
             }
             columns.retain(|&c| c != j);
         }
+        if columns.is_empty() {
+            return Err(DataError::NoFeatures {
+                file: file.into(),
+                target: target.map(|t| names[t].clone()),
+                dropped: o.drop.clone(),
+            });
+        }
         let sources = columns
             .into_iter()
             .map(|j| {
@@ -307,6 +321,23 @@ impl Plan {
             }
         }
         let d = feature_names.len();
+        if rows.len() as u64 * d as u64 > MAX_TABLE_VALUES {
+            let widest = self
+                .sources
+                .iter()
+                .filter_map(|s| match s {
+                    Source::OneHot(j, values) => Some((names[*j].clone(), values.len())),
+                    Source::Numeric(_) => None,
+                })
+                .max_by_key(|(_, n)| *n);
+            return Err(DataError::TableTooLarge {
+                file: file.into(),
+                rows: rows.len(),
+                columns: d,
+                limit: MAX_TABLE_VALUES,
+                widest,
+            });
+        }
         let mut features = vec![0.0; rows.len() * d];
         for (row, out) in rows.iter().zip(features.chunks_exact_mut(d.max(1))) {
             let mut c = 0;
@@ -345,14 +376,22 @@ impl Plan {
     }
 }
 
-/// The sorted distinct values of column `j`; an empty cell is an error, not a category.
+/// The sorted distinct values of column `j`; an empty cell is an error, not a category, and more
+/// than [`MAX_CATEGORIES`] values are refused.
 fn distinct(file: &str, name: &str, rows: &[StringRecord], j: usize) -> Result<Vec<String>> {
     let mut set = BTreeSet::new();
     for r in rows {
         if r[j].is_empty() {
             return Err(DataError::MissingValue { file: file.into(), line: line_of(r), column: name.into() });
         }
-        set.insert(&r[j]);
+        if set.insert(&r[j]) && set.len() > MAX_CATEGORIES {
+            return Err(DataError::TooManyCategories {
+                file: file.into(),
+                line: line_of(r),
+                column: name.into(),
+                limit: MAX_CATEGORIES,
+            });
+        }
     }
     Ok(set.into_iter().map(str::to_string).collect())
 }

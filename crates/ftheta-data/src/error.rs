@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use crate::limits::{quoted as q, size};
+
 /// Everything that can go wrong while reading, checking or batching data.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -49,7 +51,7 @@ pub enum DataError {
         expected: usize,
     },
     /// A cell of a numeric column that does not parse as a number.
-    #[error("{file} line {line}, column {column}: '{value}' is not a number")]
+    #[error("{file} line {line}, column {}: '{}' is not a number", q(column), q(value))]
     NotANumber {
         /// The file.
         file: String,
@@ -62,8 +64,10 @@ pub enum DataError {
     },
     /// A column where no cell is a number and that was not declared categorical.
     #[error(
-        "{file} line {line}, column {column}: '{value}' is not a number, and no value in column {column} is; \
-         if it is categorical, say so with --categorical {column}"
+        "{file} line {line}, column {}: '{}' is not a number, and no value in column {0} is; \
+         if it is categorical, say so with --categorical {0}",
+        q(column),
+        q(value)
     )]
     NonNumericColumn {
         /// The file.
@@ -76,7 +80,7 @@ pub enum DataError {
         value: String,
     },
     /// An empty cell: missing values are not imputed silently.
-    #[error("{file} line {line}, column {column}: the cell is empty (missing values are not supported)")]
+    #[error("{file} line {line}, column {}: the cell is empty (missing values are not supported)", q(column))]
     MissingValue {
         /// The file.
         file: String,
@@ -86,7 +90,11 @@ pub enum DataError {
         column: String,
     },
     /// A cell that parses to NaN or to an infinity.
-    #[error("{file} line {line}, column {column}: '{value}' is not finite (NaN and infinite values are not allowed)")]
+    #[error(
+        "{file} line {line}, column {}: '{}' is not finite (NaN and infinite values are not allowed)",
+        q(column),
+        q(value)
+    )]
     NonFinite {
         /// The file.
         file: String,
@@ -98,7 +106,7 @@ pub enum DataError {
         value: String,
     },
     /// A classification label that is a number but not a class index.
-    #[error("{file} line {line}, column {column}: '{value}' is not a class index (a whole number >= 0)")]
+    #[error("{file} line {line}, column {}: '{}' is not a class index (a whole number >= 0)", q(column), q(value))]
     NotAClassIndex {
         /// The file.
         file: String,
@@ -110,7 +118,11 @@ pub enum DataError {
         value: String,
     },
     /// A class index so large that its classes would not fit in memory (an ID column, most likely).
-    #[error("{file} line {line}, column {column}: class index {value} is too large (at most {limit} classes)")]
+    #[error(
+        "{file} line {line}, column {}: class index {} is too large (at most {limit} classes)",
+        q(column),
+        q(value)
+    )]
     TooManyClasses {
         /// The file.
         file: String,
@@ -124,7 +136,7 @@ pub enum DataError {
         limit: usize,
     },
     /// A column name given in the options that the file does not have.
-    #[error("{file} has no column '{column}' (given as {role}); its columns are: {}", available.join(", "))]
+    #[error("{file} has no column '{}' (given as {role}); its columns are: {}", q(column), listed(available))]
     UnknownColumn {
         /// The file.
         file: String,
@@ -136,7 +148,7 @@ pub enum DataError {
         available: Vec<String>,
     },
     /// Two header cells with the same name, which would make every lookup by name ambiguous.
-    #[error("{file} line {line}: column name '{column}' appears twice (columns {first} and {second})")]
+    #[error("{file} line {line}: column name '{}' appears twice (columns {first} and {second})", q(column))]
     DuplicateColumn {
         /// The file.
         file: String,
@@ -158,7 +170,7 @@ pub enum DataError {
         message: String,
     },
     /// A classification target whose every row has the same class: nothing to learn.
-    #[error("{file}: classification target {column} has a single class ({class}); it needs at least two")]
+    #[error("{file}: classification target {} has a single class ({}); it needs at least two", q(column), q(class))]
     SingleClass {
         /// The file.
         file: String,
@@ -178,7 +190,7 @@ pub enum DataError {
         message: String,
     },
     /// The CSV parser itself failed (invalid UTF-8, …).
-    #[error("{file} line {line}: {message}")]
+    #[error("{file} line {line}: {}", q_long(message))]
     Csv {
         /// The file.
         file: String,
@@ -230,6 +242,144 @@ pub enum DataError {
         labels: String,
         /// Labels in it.
         n_labels: usize,
+    },
+    /// A path that is not a regular file (a FIFO, a device such as `/dev/zero`, a socket).
+    #[error("{}: is {kind}; data is read from regular files only", path.display())]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// A file that holds (or inflates to, or whose header promises) more than a reader accepts.
+    #[error("{file} is larger than {}, the most ftheta reads from one file", size(*limit))]
+    TooLarge {
+        /// The file.
+        file: String,
+        /// The limit in bytes ([`crate::limits::MAX_FILE_BYTES`]).
+        limit: u64,
+    },
+    /// An IDX file that goes on far past the size its header promises (a wrong file, or a bomb).
+    #[error("{file} holds more than {} bytes past the {expected} its header describes", counted)]
+    FarTooLong {
+        /// The file.
+        file: String,
+        /// Bytes the header implies.
+        expected: u64,
+        /// Bytes past that counted before giving up.
+        counted: u64,
+    },
+    /// IDX images with no pixels.
+    #[error("{file}: its images are {rows} × {cols} pixels; an image needs at least one")]
+    EmptyImages {
+        /// The file.
+        file: String,
+        /// Pixel rows per image.
+        rows: usize,
+        /// Pixel columns per image.
+        cols: usize,
+    },
+    /// An IDX images file of an MNIST folder with no images.
+    #[error("{file} holds no images")]
+    NoImages {
+        /// The file.
+        file: String,
+    },
+    /// An MNIST label that is not one of its classes.
+    #[error("{file}: label {index} (counting from 0) is {label}, but an MNIST-layout folder has classes 0 to {}", classes - 1)]
+    LabelOutOfRange {
+        /// The labels file.
+        file: String,
+        /// Which label, from 0.
+        index: usize,
+        /// Its value.
+        label: usize,
+        /// The number of classes.
+        classes: usize,
+    },
+    /// The train and test images of an MNIST folder differ in size.
+    #[error("{first} holds images of {} × {} pixels but {second} holds {} × {}", first_size.0, first_size.1, second_size.0, second_size.1)]
+    ImageSizeMismatch {
+        /// One images file.
+        first: String,
+        /// Its image size (rows, columns).
+        first_size: (usize, usize),
+        /// The other.
+        second: String,
+        /// Its image size.
+        second_size: (usize, usize),
+    },
+    /// A header cell that is empty: columns are chosen by name, so each needs one.
+    #[error("{file} line {line}: column {position} has no name; give every column a name in the header")]
+    EmptyColumnName {
+        /// The file.
+        file: String,
+        /// The header's line.
+        line: u64,
+        /// 1-based position of the column.
+        position: usize,
+    },
+    /// A categorical column (or text class labels) with more distinct values than allowed.
+    #[error(
+        "{file} line {line}, column {}: more than {limit} distinct values, the most a categorical column or \
+         a target may have (a column with so many is most likely an identifier)",
+        q(column)
+    )]
+    TooManyCategories {
+        /// The file.
+        file: String,
+        /// The line of the first value past the limit.
+        line: u64,
+        /// The column's name.
+        column: String,
+        /// The limit ([`crate::limits::MAX_CATEGORIES`]).
+        limit: usize,
+    },
+    /// A table whose cells would not fit the limit.
+    #[error(
+        "{file}: {rows} rows × {columns} feature columns would be {} values ({}), more than the limit of {limit}{}",
+        *rows as u64 * *columns as u64,
+        size(*rows as u64 * *columns as u64 * 8),
+        widest.as_ref().map_or(String::new(), |(c, n)| format!("; column {} alone makes {n} one-hot columns", q(c)))
+    )]
+    TableTooLarge {
+        /// The file.
+        file: String,
+        /// Data rows.
+        rows: usize,
+        /// Feature columns after one-hot encoding.
+        columns: usize,
+        /// The limit in values ([`crate::limits::MAX_TABLE_VALUES`]).
+        limit: u64,
+        /// The categorical column with the most one-hot columns, and how many.
+        widest: Option<(String, usize)>,
+    },
+    /// No feature column is left once the target and the dropped columns are taken out.
+    #[error("{file}: no feature column is left{}", left_out(target.as_deref(), dropped))]
+    NoFeatures {
+        /// The file.
+        file: String,
+        /// The target column, if any.
+        target: Option<String>,
+        /// The columns dropped.
+        dropped: Vec<String>,
+    },
+    /// A value the model cannot hold: beyond the range of `f32`, ftheta's number type (after
+    /// standardization, when asked for).
+    #[error(
+        "{source_name}: column {}: {value:e} is beyond the range of f32 (±3.4e38){}",
+        q(column),
+        if *standardized { " even after standardization" } else { "; rescale the column (or --standardize)" }
+    )]
+    NotF32 {
+        /// The file or data set.
+        source_name: String,
+        /// The column's name.
+        column: String,
+        /// The value (possibly standardized).
+        value: f64,
+        /// Whether it was standardized.
+        standardized: bool,
     },
     /// A split fraction outside [0, 1].
     #[error("the {name} fraction is {value}; it must be in [0, 1]")]
@@ -327,6 +477,35 @@ pub enum DataError {
         /// The names there are.
         available: Vec<String>,
     },
+}
+
+/// Column names for a message: the first 20, then how many more.
+fn listed(names: &[String]) -> String {
+    let mut out: Vec<String> = names.iter().take(20).map(|n| q(n)).collect();
+    if names.len() > 20 {
+        out.push(format!("… ({} in all)", names.len()));
+    }
+    out.join(", ")
+}
+
+/// A parser's message, which may quote a cell.
+fn q_long(message: &str) -> String {
+    crate::limits::quoted_up_to(message, 200)
+}
+
+fn left_out(target: Option<&str>, dropped: &[String]) -> String {
+    let mut parts = Vec::new();
+    if let Some(t) = target {
+        parts.push(format!("the target is {}", q(t)));
+    }
+    if !dropped.is_empty() {
+        parts.push(format!("dropped: {}", listed(dropped)));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
+    }
 }
 
 /// Shorthand for results of this crate.

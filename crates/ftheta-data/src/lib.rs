@@ -26,6 +26,7 @@ pub mod error;
 pub mod graph;
 pub mod idx;
 mod io;
+pub mod limits;
 pub mod split;
 
 pub use crate::csv::{parse_csv, read_csv, CsvOptions, Table};
@@ -35,7 +36,7 @@ pub use error::{DataError, Result};
 pub use graph::{read_edge_list, read_node_table, Graph, NodeOptions, NodeSplit, NodeTable};
 pub use idx::{
     parse_idx_images, parse_idx_labels, read_idx_images, read_idx_labels, read_mnist_dir, read_mnist_part, IdxImages,
-    Mnist, MnistPart,
+    Mnist, MnistPart, MNIST_CLASSES,
 };
 pub use io::read_bytes;
-pub use split::{split_indices, Split, Standardizer};
+pub use split::{split_indices, to_f32, Split, Standardizer};

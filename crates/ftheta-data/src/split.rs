@@ -76,29 +76,22 @@ impl Standardizer {
             return Err(DataError::Shape(format!("row {bad} is out of range for {n_rows} rows")));
         }
         let d = n_features;
-        let mut mean = vec![0.0; d];
-        for &r in rows {
-            mean.iter_mut().zip(&features[r * d..(r + 1) * d]).for_each(|(m, x)| *m += x);
-        }
-        mean.iter_mut().for_each(|m| *m /= rows.len() as f64);
-        // Two passes rather than sum-of-squares, which cancels catastrophically for large means.
-        let mut var = vec![0.0; d];
-        for &r in rows {
-            for ((v, x), m) in var.iter_mut().zip(&features[r * d..(r + 1) * d]).zip(&mean) {
-                *v += (x - m) * (x - m);
+        let (mut mean, mut std) = moments(features, d, rows, &vec![1.0; d]);
+        // Values near f64's limits overflow the sums (1e200 squared); such columns are measured
+        // again in units of their largest magnitude, which no value exceeds.
+        let overflowed: Vec<usize> = (0..d).filter(|&j| !(mean[j].is_finite() && std[j].is_finite())).collect();
+        if !overflowed.is_empty() {
+            let mut scale = vec![1.0f64; d];
+            for &j in &overflowed {
+                scale[j] = rows.iter().map(|&r| features[r * d + j].abs()).fold(0.0, f64::max);
+            }
+            let (m, s) = moments(features, d, rows, &scale);
+            for &j in &overflowed {
+                mean[j] = m[j] * scale[j];
+                std[j] = s[j] * scale[j];
             }
         }
-        let std = var
-            .into_iter()
-            .map(|v| {
-                let s = (v / rows.len() as f64).sqrt();
-                if s > 0.0 && s.is_finite() {
-                    s
-                } else {
-                    1.0
-                }
-            })
-            .collect();
+        let std = std.into_iter().map(|s| if s > 0.0 && s.is_finite() { s } else { 1.0 }).collect();
         Ok(Standardizer { mean, std })
     }
 
@@ -160,6 +153,46 @@ impl Standardizer {
         let b = bias - w.iter().zip(&self.mean).map(|(w, m)| w * m).sum::<f64>();
         Ok((w, b))
     }
+}
+
+/// The mean and population standard deviation of each column of `features / scale` over `rows`.
+fn moments(features: &[f64], d: usize, rows: &[usize], scale: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let mut mean = vec![0.0; d];
+    for &r in rows {
+        for ((m, x), s) in mean.iter_mut().zip(&features[r * d..(r + 1) * d]).zip(scale) {
+            *m += x / s;
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= rows.len() as f64);
+    // Two passes rather than sum-of-squares, which cancels catastrophically for large means.
+    let mut var = vec![0.0; d];
+    for &r in rows {
+        for (((v, x), m), s) in var.iter_mut().zip(&features[r * d..(r + 1) * d]).zip(&mean).zip(scale) {
+            *v += (x / s - m) * (x / s - m);
+        }
+    }
+    (mean, var.into_iter().map(|v| (v / rows.len() as f64).sqrt()).collect())
+}
+
+/// Row-major `values` (one column per name) as `f32`, the type models compute in; a value beyond
+/// `f32`'s range, or not finite, is an error naming its column and `source` (a file name).
+/// `standardized` says, in the message, that the values were already standardized.
+pub fn to_f32(values: &[f64], names: &[String], source: &str, standardized: bool) -> Result<Vec<f32>> {
+    let d = names.len().max(1);
+    let mut out = Vec::with_capacity(values.len());
+    for (i, &v) in values.iter().enumerate() {
+        let x = v as f32;
+        if !x.is_finite() {
+            return Err(DataError::NotF32 {
+                source_name: source.to_string(),
+                column: names.get(i % d).cloned().unwrap_or_default(),
+                value: v,
+                standardized,
+            });
+        }
+        out.push(x);
+    }
+    Ok(out)
 }
 
 /// Rows in `len` values of `width` each, or an error when they do not divide.

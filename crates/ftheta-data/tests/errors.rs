@@ -221,3 +221,26 @@ fn features_can_be_chosen_dropped_and_read_without_a_header() {
     assert_eq!(t.class_indices().unwrap(), [1, 0, 1]);
     assert_eq!(t.to_dataset().unwrap().n_classes(), Some(2));
 }
+
+#[test]
+fn values_beyond_f32_are_errors_naming_their_column_and_huge_columns_standardize() {
+    let o = CsvOptions::default().target("y");
+    let t = ftheta_data::parse_csv("big.csv", b"x,y\n1,2\n4e38,3\n", &o).unwrap();
+    let e = t.to_dataset().unwrap_err().to_string();
+    assert!(e.contains("column x: 4e38 is beyond the range of f32"), "{e}");
+    let t = ftheta_data::parse_csv("big.csv", b"x,y\n1,2\n3,-1e39\n", &o).unwrap();
+    assert!(t.to_dataset().unwrap_err().to_string().contains("column y: -1e39"));
+    // 1e200 squared overflows f64; the standardizer measures such a column in its own units.
+    let x = [1e200, 3e200, -1e308, 1e308];
+    let s = ftheta_data::Standardizer::fit(&x[..2], 1, None).unwrap();
+    assert!((s.mean[0] - 2e200).abs() < 1e186 && (s.std[0] - 1e200).abs() < 1e186, "{s:?}");
+    let mut z = x[..2].to_vec();
+    s.transform(&mut z).unwrap();
+    assert!((z[0] + 1.0).abs() < 1e-12 && (z[1] - 1.0).abs() < 1e-12, "{z:?}");
+    let s = ftheta_data::Standardizer::fit(&x[2..], 1, None).unwrap();
+    assert!(s.mean[0].abs() < 1e292 && (s.std[0] - 1e308).abs() < 1e294, "{s:?}");
+    // A value that standardization leaves beyond f32 is named as such.
+    let names = ["x".to_string()];
+    let e = ftheta_data::to_f32(&[0.5, 1e39], &names, "t.csv", true).unwrap_err().to_string();
+    assert_eq!(e, "t.csv: column x: 1e39 is beyond the range of f32 (±3.4e38) even after standardization");
+}
