@@ -291,7 +291,9 @@ impl Plan {
             }
             columns.retain(|&c| c != j);
         }
-        if columns.is_empty() {
+        // An explicit empty list asks for no features (a node table whose features are made
+        // afterwards); columns that all went by dropping are a mistake.
+        if columns.is_empty() && !matches!(&o.features, Some(f) if f.is_empty()) {
             return Err(DataError::NoFeatures {
                 file: file.into(),
                 target: target.map(|t| names[t].clone()),

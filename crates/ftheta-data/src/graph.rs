@@ -135,6 +135,11 @@ pub fn parse_node_table(file: &str, bytes: &[u8], options: &NodeOptions) -> Resu
     };
     let mut csv = options.csv.clone();
     csv.drop.extend(id.into_iter().chain(mask).map(|j| columns[j].clone()));
+    let left = columns.iter().filter(|c| csv.target.as_ref() != Some(*c) && !csv.drop.contains(c)).count();
+    if csv.features.is_none() && left == 0 {
+        // No feature columns: ask for none (identity features below) rather than be refused.
+        csv.features = Some(Vec::new());
+    }
     let mut table = parse_csv(file, bytes, &csv)?;
     if table.n_features() == 0 {
         let n = names.len();
