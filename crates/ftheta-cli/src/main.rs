@@ -2,7 +2,6 @@
 
 mod args;
 mod solve;
-mod source;
 mod train;
 
 use std::path::PathBuf;
@@ -128,29 +127,18 @@ fn main() -> ExitCode {
 /// The error and its causes joined by `: ` (as `{:#}`), leaving out a cause that its parent's
 /// message already contains.
 fn message(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let s = cause.to_string();
-        if !out.contains(&s) {
-            if !out.is_empty() {
-                out += ": ";
-            }
-            out += &s;
-        }
-    }
-    out
+    ftheta_train::chain_text(e.as_ref())
 }
 
 /// 1 when training failed while running (divergence, a run folder that cannot be written), 130
 /// when Ctrl-C stopped it (after saving a checkpoint), 2 for bad input or flags.
 fn exit_code(e: &anyhow::Error) -> u8 {
     use ftheta_train::TrainError;
-    if e.chain().any(|c| matches!(c.downcast_ref::<TrainError>(), Some(TrainError::Interrupted { .. }))) {
+    let train_errors = || e.chain().filter_map(|c| c.downcast_ref::<TrainError>()).map(TrainError::root);
+    if train_errors().any(|t| matches!(t, TrainError::Interrupted { .. })) {
         return train::EXIT_INTERRUPTED;
     }
-    let running = e
-        .chain()
-        .any(|c| matches!(c.downcast_ref::<TrainError>(), Some(TrainError::Diverged { .. } | TrainError::Io { .. })));
+    let running = train_errors().any(|t| matches!(t, TrainError::Diverged { .. } | TrainError::Io { .. }));
     if running {
         1
     } else {

@@ -1,13 +1,12 @@
 //! `ftheta solve`: the least-squares line through the data in closed form.
 
 use anyhow::{bail, Result};
-use ftheta_train::least_squares;
 use ftheta_train::run::DataConfig;
+use ftheta_train::source::{categorical_columns, drop_first_levels, load, Loaded};
+use ftheta_train::{least_squares, weights_json};
 use serde_json::json;
 
 use crate::args::DataArgs;
-use crate::source::{categorical_columns, drop_first_levels, load, Loaded};
-use crate::train::weights_json;
 
 /// Solves for the weights and bias of `y = w·x + b` on every row, in the features' units.
 pub fn solve(a: &DataArgs, as_json: bool) -> Result<()> {

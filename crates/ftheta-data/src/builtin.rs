@@ -16,13 +16,14 @@ pub const BUILTIN_PATHS: &[(&str, &str)] =
     &[("iris", "sklearn/iris.csv"), ("digits", "sklearn/digits.csv.gz"), ("deliveries", "deliveries/deliveries.csv")];
 
 /// A data set by name: `xor` and `deliveries` need no files (they are built in); the others are
-/// read from `data_dir` at the paths in [`BUILTIN_PATHS`].
+/// read from `data_dir` at the paths in [`BUILTIN_PATHS`] (`sklearn/iris.csv`), or, when that file
+/// is not there, by its file name alone (`iris.csv`, as in a project's own `data/` folder).
 pub fn by_name(name: &str, data_dir: impl AsRef<Path>) -> Result<Table> {
-    let path = |n: &str| BUILTIN_PATHS.iter().find(|(k, _)| *k == n).map(|(_, p)| data_dir.as_ref().join(p));
+    let path = |n: &str| builtin_file(n, data_dir.as_ref()).unwrap_or_default();
     match name {
         "xor" => Ok(xor()),
-        "iris" => iris_from(path("iris").unwrap_or_default()),
-        "digits" => digits_from(path("digits").unwrap_or_default()),
+        "iris" => iris_from(path("iris")),
+        "digits" => digits_from(path("digits")),
         "deliveries" => deliveries(),
         _ => Err(DataError::UnknownDataset {
             name: name.into(),
@@ -31,11 +32,37 @@ pub fn by_name(name: &str, data_dir: impl AsRef<Path>) -> Result<Table> {
     }
 }
 
+/// Where [`by_name`] reads the file of the data set `name` in `data_dir`: its path in
+/// [`BUILTIN_PATHS`] when that file exists, else its file name alone when that one exists, else
+/// the path in [`BUILTIN_PATHS`] (so that the error of reading it names the expected place);
+/// `None` for a name without a file.
+pub fn builtin_file(name: &str, data_dir: &Path) -> Option<std::path::PathBuf> {
+    let rel = BUILTIN_PATHS.iter().find(|(k, _)| *k == name).map(|(_, p)| Path::new(p))?;
+    let (full, flat) = (data_dir.join(rel), data_dir.join(rel.file_name()?));
+    Some(if !full.is_file() && flat.is_file() { flat } else { full })
+}
+
 /// The deliveries table shipped with ftheta (`data/deliveries.csv`, modeldata, MIT), compiled
 /// into the library so that it works from any folder with no download: target
-/// `time_to_delivery`, `day` one-hot encoded.
+/// `time_to_delivery`, `day` one-hot encoded. It is parsed once per process; later calls get a
+/// copy.
 pub fn deliveries() -> Result<Table> {
-    let options = CsvOptions::default().target("time_to_delivery").categorical(["day"]);
+    static PARSED: std::sync::OnceLock<Table> = std::sync::OnceLock::new();
+    if let Some(t) = PARSED.get() {
+        return Ok(t.clone());
+    }
+    let table = deliveries_with(&CsvOptions::default().target("time_to_delivery"))?;
+    Ok(PARSED.get_or_init(|| table).clone())
+}
+
+/// The shipped deliveries table read with `options` (other columns, another target, or none for
+/// predictions); `day` is always one-hot encoded, as its values are day names. The one place the
+/// embedded bytes are parsed.
+pub fn deliveries_with(options: &CsvOptions) -> Result<Table> {
+    let mut options = options.clone();
+    if !options.categorical.iter().any(|c| c == "day") {
+        options.categorical.push("day".into());
+    }
     parse_csv("deliveries.csv", DELIVERIES_CSV, &options)
 }
 
@@ -104,8 +131,8 @@ pub fn digits_from(path: impl AsRef<Path>) -> Result<Table> {
     crate::csv::read_csv(path, &options)
 }
 
-/// The food-delivery table: target `time_to_delivery` (minutes), `day` one-hot encoded, every other
-/// column numeric.
+/// The food-delivery table in a file (a copy of the shipped one, or another of its layout): target
+/// `time_to_delivery` (minutes), `day` one-hot encoded, every other column numeric.
 pub fn deliveries_from(path: impl AsRef<Path>) -> Result<Table> {
     let options = CsvOptions::default().target("time_to_delivery").categorical(["day"]);
     crate::csv::read_csv(path, &options)
@@ -121,5 +148,24 @@ mod shipped_tests {
         assert!(t.feature_names.iter().any(|n| n == "day=Sat") && t.feature_names.iter().any(|n| n == "distance"));
         let by_name = super::by_name("deliveries", "/nonexistent").unwrap();
         assert_eq!(by_name.features, t.features);
+        // The cached copy is the table parsed afresh.
+        let fresh = super::deliveries_with(&super::CsvOptions::default().target("time_to_delivery")).unwrap();
+        assert_eq!(fresh, t);
+        let no_target = super::deliveries_with(&super::CsvOptions::default()).unwrap();
+        assert!(no_target.target_name.is_none() && no_target.feature_names.iter().any(|n| n == "time_to_delivery"));
+        assert!(no_target.feature_names.iter().any(|n| n == "day=Mon"), "day is one-hot encoded without being asked");
+    }
+
+    #[test]
+    fn files_are_found_at_their_shared_path_or_by_their_name() {
+        let dir = std::env::temp_dir().join(format!("ftheta-builtin-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sklearn")).unwrap();
+        assert_eq!(super::builtin_file("iris", &dir), Some(dir.join("sklearn/iris.csv")), "the expected place");
+        std::fs::write(dir.join("iris.csv"), "x").unwrap();
+        assert_eq!(super::builtin_file("iris", &dir), Some(dir.join("iris.csv")));
+        std::fs::write(dir.join("sklearn/iris.csv"), "x").unwrap();
+        assert_eq!(super::builtin_file("iris", &dir), Some(dir.join("sklearn/iris.csv")));
+        assert_eq!(super::builtin_file("xor", &dir), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -3,13 +3,10 @@
 //! test rows by the lab's seed.
 
 use anyhow::{Context, Result};
-use ftheta_data::{parse_csv, split_indices, CsvOptions, Split, Table};
+use ftheta_data::{builtin, split_indices, Split, Table};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-
-/// `data/deliveries.csv` (modeldata, MIT; see `data/README.md`).
-static DELIVERIES_CSV: &[u8] = include_bytes!("../../../data/deliveries.csv");
 
 /// The day names in week order (the table's one-hot columns are `day=Mon` … `day=Sun`).
 pub const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -24,10 +21,10 @@ pub struct Deliveries {
 }
 
 impl Deliveries {
-    /// Parses the built-in table and splits it with `seed`.
+    /// The built-in table (`data/deliveries.csv`, modeldata, MIT; see `data/README.md`), compiled
+    /// into ftheta-data, split with `seed`.
     pub fn load(seed: u64) -> Result<Deliveries> {
-        let options = CsvOptions::default().target("time_to_delivery").categorical(["day"]);
-        let table = parse_csv("deliveries.csv", DELIVERIES_CSV, &options).context("the built-in deliveries table")?;
+        let table = builtin::deliveries().context("the built-in deliveries table")?;
         let split = split_indices(table.n_rows, 0.6, 0.2, 0.2, seed)?;
         Ok(Deliveries { table, split })
     }

@@ -49,6 +49,16 @@ pub enum TrainError {
         /// What the system said.
         source: std::io::Error,
     },
+    /// An error with what was being done when it happened (the flag or step it belongs to, as
+    /// `--resume` or `training settings`), as `anyhow`'s context gives it.
+    #[error("{context}: {source}")]
+    Context {
+        /// What was being done.
+        context: String,
+        /// The error.
+        #[source]
+        source: Box<TrainError>,
+    },
     /// A file of the run folder that does not hold what it should.
     #[error("{}: {message}", path.display())]
     Format {
@@ -57,6 +67,39 @@ pub enum TrainError {
         /// What is wrong.
         message: String,
     },
+}
+
+impl TrainError {
+    /// This error with what was being done when it happened (`--resume`, `training settings`).
+    pub fn context(self, context: impl Into<String>) -> TrainError {
+        TrainError::Context { context: context.into(), source: Box::new(self) }
+    }
+
+    /// The error under any [`TrainError::Context`] wrappers.
+    pub fn root(&self) -> &TrainError {
+        match self {
+            TrainError::Context { source, .. } => source.root(),
+            other => other,
+        }
+    }
+}
+
+/// An error and its causes joined by `: `, leaving out a cause whose text the message so far
+/// already holds (a context's message holds its error's).
+pub fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        let s = c.to_string();
+        if !out.contains(&s) {
+            if !out.is_empty() {
+                out += ": ";
+            }
+            out += &s;
+        }
+        cause = c.source();
+    }
+    out
 }
 
 fn stable_hint(limit: Option<f64>) -> String {

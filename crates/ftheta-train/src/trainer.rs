@@ -251,6 +251,40 @@ pub trait Observer {
 /// An observer that does nothing.
 impl Observer for () {}
 
+/// An observer lent to another (as [`crate::Run::fit`] chains the caller's after its own).
+impl<T: Observer + ?Sized> Observer for &mut T {
+    fn on_update(&mut self, update: u64, loss: f64) {
+        (**self).on_update(update, loss);
+    }
+    fn on_eval(&mut self, record: &Record, improved: bool, model: &Model) -> Result<(), TrainError> {
+        (**self).on_eval(record, improved, model)
+    }
+    fn on_epoch_end(&mut self, trainer: &Trainer<'_>) -> Result<bool, TrainError> {
+        (**self).on_epoch_end(trainer)
+    }
+    fn interrupted(&self) -> bool {
+        (**self).interrupted()
+    }
+}
+
+/// An observer that may be absent (a run without a folder has no writer).
+impl<T: Observer> Observer for Option<T> {
+    fn on_update(&mut self, update: u64, loss: f64) {
+        if let Some(o) = self {
+            o.on_update(update, loss);
+        }
+    }
+    fn on_eval(&mut self, record: &Record, improved: bool, model: &Model) -> Result<(), TrainError> {
+        self.as_mut().map_or(Ok(()), |o| o.on_eval(record, improved, model))
+    }
+    fn on_epoch_end(&mut self, trainer: &Trainer<'_>) -> Result<bool, TrainError> {
+        self.as_mut().map_or(Ok(true), |o| o.on_epoch_end(trainer))
+    }
+    fn interrupted(&self) -> bool {
+        self.as_ref().is_some_and(|o| o.interrupted())
+    }
+}
+
 /// Two observers, called in order.
 impl<A: Observer, B: Observer> Observer for (A, B) {
     fn on_update(&mut self, update: u64, loss: f64) {

@@ -1,24 +1,32 @@
-//! Turning a SOURCE argument (a CSV path, an MNIST-layout folder or a built-in name) into the
-//! model's features and the train / validation / test parts.
+//! Turning a data source (a CSV path, an MNIST-layout folder or a built-in name, as `--data`
+//! takes) into the model's features and the train / validation / test parts, as `ftheta train`,
+//! `eval`, `predict` and `solve` do.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
 use ftheta_data::{builtin, split_indices, CsvOptions, InMemoryDataset, Standardizer, Table};
-use ftheta_train::run::DataConfig;
 
-/// Where a built-in data set's file lives: `<repo>/data/<file name>` first (shipped with the
-/// project), then the shared data folder `<repo>/../shared/data/<rel>`, then the same two under the
-/// current directory. `rel` is the path inside the shared folder (`deliveries/deliveries.csv`).
-pub fn builtin_file(rel: &str) -> Option<PathBuf> {
+use crate::run::DataConfig;
+use crate::TrainError;
+
+type Result<T> = std::result::Result<T, TrainError>;
+
+fn bail<T>(message: String) -> Result<T> {
+    Err(TrainError::Config(message))
+}
+
+/// The data folder that holds a file-backed built-in data set (`iris`, `digits`): the project's
+/// `data/` folder (the file by its name alone), then the shared data folder `../shared/data`
+/// (the file at its path in [`builtin::BUILTIN_PATHS`]), first beside the project, then under the
+/// current directory.
+pub fn builtin_dir(name: &str) -> Option<PathBuf> {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let base = Path::new(rel).file_name().map(PathBuf::from).unwrap_or_default();
     let cwd = PathBuf::from(".");
     [&repo, &cwd]
         .iter()
-        .flat_map(|root| [root.join("data").join(&base), root.join("../shared/data").join(rel)])
-        .find(|p| p.is_file())
-        .map(|p| p.canonicalize().unwrap_or(p))
+        .flat_map(|root| [root.join("data"), root.join("../shared/data")])
+        .find(|dir| builtin::builtin_file(name, dir).is_some_and(|f| f.is_file()))
+        .map(|dir| dir.canonicalize().unwrap_or(dir))
 }
 
 /// A table read from a source, or the two parts of an MNIST folder.
@@ -29,11 +37,15 @@ pub enum Loaded {
     Mnist(ftheta_data::Mnist),
 }
 
-fn builtin_path(name: &str) -> Result<PathBuf> {
-    let rel = builtin::BUILTIN_PATHS.iter().find(|(n, _)| *n == name).map(|(_, p)| *p).expect("known name");
-    builtin_file(rel).with_context(|| {
-        format!("built-in data set '{name}': {rel} is neither in the project's data/ folder nor in ../shared/data")
-    })
+/// Reads a file-backed built-in data set from the first folder of [`builtin_dir`] that has it.
+fn builtin_table(name: &str) -> Result<Table> {
+    let Some(dir) = builtin_dir(name) else {
+        let rel = builtin::BUILTIN_PATHS.iter().find(|(n, _)| *n == name).map_or("", |(_, p)| *p);
+        return bail(format!(
+            "built-in data set '{name}': {rel} is neither in the project's data/ folder nor in ../shared/data"
+        ));
+    };
+    Ok(builtin::by_name(name, dir)?)
 }
 
 /// Reads a source with the column choices of `cfg`. `with_target: false` reads a CSV without
@@ -61,24 +73,13 @@ pub fn load(cfg: &DataConfig, with_target: bool) -> Result<Loaded> {
         "xor" => builtin::xor(),
         "deliveries" if !path.exists() => {
             // Compiled into the binary: works from any folder, with no download.
-            if !options.categorical.iter().any(|c| c == "day") {
-                options.categorical.push("day".into());
-            }
             if options.target.is_none() && with_target {
                 options.target = Some("time_to_delivery".into());
             }
-            let mut table = ftheta_data::parse_csv("deliveries.csv", builtin::DELIVERIES_CSV, &options)?;
-            if !with_target {
-                table.target_name = None;
-            }
-            table
+            builtin::deliveries_with(&options)?
         }
         "digits" | "iris" if !path.exists() => {
-            let file = builtin_path(src)?;
-            let mut table = match src {
-                "digits" => builtin::digits_from(&file)?,
-                _ => builtin::iris_from(&file)?,
-            };
+            let mut table = builtin_table(src)?;
             if !with_target {
                 table.target_name = None;
             }
@@ -86,7 +87,7 @@ pub fn load(cfg: &DataConfig, with_target: bool) -> Result<Loaded> {
         }
         _ => {
             if with_target && options.target.is_none() {
-                bail!("--target: name the column to predict (a CSV source has no default target)");
+                return bail("--target: name the column to predict (a CSV source has no default target)".into());
             }
             ftheta_data::read_csv(path, &options)?
         }
@@ -213,7 +214,7 @@ fn finish(
     standardize: bool,
 ) -> Result<Prepared> {
     if train.is_empty() {
-        bail!("--split: the training part has no rows");
+        return bail("--split: the training part has no rows".into());
     }
     let classes = class_names.is_some();
     let (mut trx, try_) = rows(x, y, d, train);
@@ -258,7 +259,7 @@ pub fn rebuild(
                 feature_names.iter().map(|n| t.feature_names.iter().position(|m| m == n)).collect();
             for (name, c) in feature_names.iter().zip(&cols) {
                 if c.is_none() && !name.contains('=') {
-                    bail!("{}: the model needs column '{name}', which the data lacks", cfg.source);
+                    return bail(format!("{}: the model needs column '{name}', which the data lacks", cfg.source));
                 }
             }
             let mut x = Vec::with_capacity(t.n_rows * d);

@@ -1,0 +1,103 @@
+//! What a run reports when it ends ([`RunSummary`], the object `ftheta train --json` prints) and
+//! the scores of a saved model on data ([`Evaluation`], `ftheta eval --json`).
+
+use std::path::PathBuf;
+
+use serde_json::{json, Map, Value};
+
+use crate::metrics::Metrics;
+
+/// The outcome of [`crate::Run::fit`]: the best model's scores on each part and where training
+/// stands.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    /// Scores on the training part.
+    pub train: Metrics,
+    /// Scores on the validation part (`None` when it has no rows).
+    pub val: Option<Metrics>,
+    /// Scores on the test part (`None` when it has no rows).
+    pub test: Option<Metrics>,
+    /// Epochs begun.
+    pub epochs: u64,
+    /// Updates done.
+    pub updates: u64,
+    /// The update of the best (kept) weights.
+    pub best_update: u64,
+    /// Seconds spent training.
+    pub seconds: f64,
+    /// Whether training is over (budget spent or stopped early), rather than stopped on request.
+    pub finished: bool,
+    /// The run folder, if the run has one.
+    pub run: Option<PathBuf>,
+    /// For a linear model or perceptron with one output: each feature's coefficient, in the
+    /// features' own units (undoing standardization).
+    pub weights: Option<Vec<(String, f64)>>,
+    /// The bias that goes with [`RunSummary::weights`].
+    pub bias: Option<f64>,
+}
+
+impl RunSummary {
+    /// As `ftheta train --json` prints it: `train_loss`, `train_accuracy` or `train_mse`, …, the
+    /// same for `val_` and `test_` (`val_loss` is null without validation rows; a test part without
+    /// rows is left out), `epochs`, `updates`, `best_update`, `seconds`, `finished`, `run`, and
+    /// `weights` (an object, feature name to coefficient) with `bias` for linear models.
+    pub fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        put_metrics(&mut out, "train_", Some(&self.train));
+        put_metrics(&mut out, "val_", self.val.as_ref());
+        if let Some(test) = &self.test {
+            put_metrics(&mut out, "test_", Some(test));
+        }
+        out.insert("epochs".into(), json!(self.epochs));
+        out.insert("updates".into(), json!(self.updates));
+        out.insert("best_update".into(), json!(self.best_update));
+        out.insert("seconds".into(), json!(self.seconds));
+        out.insert("finished".into(), json!(self.finished));
+        if let Some(run) = &self.run {
+            out.insert("run".into(), json!(run.display().to_string()));
+        }
+        if let (Some(w), Some(b)) = (&self.weights, self.bias) {
+            out.insert("weights".into(), Value::Object(w.iter().map(|(n, w)| (n.clone(), json!(w))).collect()));
+            out.insert("bias".into(), json!(b));
+        }
+        Value::Object(out)
+    }
+}
+
+/// A saved model's scores on every row of a data set ([`crate::SavedRun::evaluate`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    /// The scores.
+    pub metrics: Metrics,
+    /// The rows scored.
+    pub rows: usize,
+}
+
+impl Evaluation {
+    /// As `ftheta eval --json` prints it: `loss`, `accuracy` or `mse`, `mae`, `r2`, and `rows`.
+    pub fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        put_metrics(&mut out, "", Some(&self.metrics));
+        out.insert("rows".into(), json!(self.rows));
+        Value::Object(out)
+    }
+}
+
+/// Feature name → coefficient, as a JSON object (`ftheta solve --json`'s `weights`).
+pub fn weights_json(names: &[String], w: &[f64]) -> Value {
+    Value::Object(names.iter().zip(w).map(|(n, w)| (n.clone(), json!(w))).collect())
+}
+
+/// `{prefix}loss` (null without metrics) and each finite score among accuracy, MSE, MAE and R².
+fn put_metrics(out: &mut Map<String, Value>, prefix: &str, m: Option<&Metrics>) {
+    let Some(m) = m else {
+        out.insert(format!("{prefix}loss"), Value::Null);
+        return;
+    };
+    out.insert(format!("{prefix}loss"), json!(m.loss));
+    for (k, v) in [("accuracy", m.accuracy), ("mse", m.mse), ("mae", m.mae), ("r2", m.r2)] {
+        if let Some(v) = v.filter(|v| v.is_finite()) {
+            out.insert(format!("{prefix}{k}"), json!(v));
+        }
+    }
+}
