@@ -9,7 +9,8 @@ use ftheta_train::OptimizerKind;
 /// Where the data comes from and which columns to use.
 #[derive(Args, Debug, Clone)]
 pub struct DataArgs {
-    /// A CSV file, a folder of MNIST IDX files, or a built-in name (deliveries, digits, xor).
+    /// A CSV file, a folder of MNIST IDX files, or a built-in data set: deliveries, digits, iris,
+    /// xor (compiled in, no files needed).
     #[arg(long, value_name = "SOURCE")]
     pub data: String,
     /// The column to predict.
@@ -29,7 +30,8 @@ pub struct DataArgs {
 /// `ftheta train`.
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// The data (required unless --resume).
+    /// A CSV file, a folder of MNIST IDX files, or a built-in data set: deliveries, digits, iris,
+    /// xor (compiled in, no files needed). Required unless --resume.
     #[arg(long, value_name = "SOURCE", required_unless_present = "resume")]
     pub data: Option<String>,
     /// The column to predict.
@@ -69,7 +71,9 @@ pub struct TrainArgs {
     /// sgd | momentum | adam | adamw
     #[arg(long, default_value = "sgd", value_parser = parse_optimizer)]
     pub optimizer: OptimizerKind,
-    /// Learning rate (default: 0.01 for sgd/momentum, 0.001 for adam/adamw, 1 for the perceptron).
+    /// Learning rate (default: 0.01 for sgd/momentum, lowered on regression data to half the stable
+    /// limit 2/λ_max of the training features so that unscaled features train; 0.001 for
+    /// adam/adamw; 1 for the perceptron).
     #[arg(long, value_name = "F", allow_negative_numbers = true, value_parser = parse_lr)]
     pub lr: Option<f64>,
     /// Samples per batch, or `full` for full-batch gradient descent.
@@ -90,7 +94,9 @@ pub struct TrainArgs {
     /// Train, validation and test fractions (MNIST: the test part is t10k).
     #[arg(long, value_name = "TRAIN,VAL,TEST", default_value = "0.8,0.1,0.1", value_parser = parse_split)]
     pub split: [f64; 3],
-    /// Standardize features with the training rows' mean and deviation.
+    /// Standardize features with the training rows' mean and deviation, and a regression target
+    /// too (the model learns the standardized target; every reported number, eval and predict
+    /// stay in the target's own units).
     #[arg(long)]
     pub standardize: bool,
     /// Start every weight at w and bias at b, e.g. w=1.0,b=15.0.

@@ -29,14 +29,19 @@ the command that resumes it and exits with code 130 (a second Ctrl-C exits at on
 Exit codes: 0 done, 1 failed while training (diverged, run folder not writable), 2 bad input or flags, \
 130 interrupted.")]
     Train(Box<args::TrainArgs>),
-    /// Score a run's best model on data.
+    /// Score a run's best model: by default on its own test rows, which training never saw.
     Eval {
         /// The run folder.
         #[arg(long, value_name = "DIR")]
         run: PathBuf,
-        /// A CSV file, an MNIST folder (its test part) or a built-in name.
+        /// A CSV file, an MNIST folder (its test part) or a built-in name (default: the run's own
+        /// data).
         #[arg(long, value_name = "SOURCE")]
-        data: String,
+        data: Option<String>,
+        /// Which rows: train, validation or test (the run's own split, made again from its seed),
+        /// or all (default: test on the run's own data, all on other data).
+        #[arg(long, value_name = "PART", value_parser = parse_part)]
+        part: Option<ftheta_train::Part>,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
@@ -77,6 +82,10 @@ and its own embedded assets, and by default listens on this machine only (127.0.
     },
 }
 
+fn parse_part(s: &str) -> Result<ftheta_train::Part, String> {
+    s.parse()
+}
+
 fn main() -> ExitCode {
     // A bug must not dump a backtrace on the user: print the message and exit 101.
     std::panic::set_hook(Box::new(|info| {
@@ -102,10 +111,7 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
-            // The first paragraph names the flag and the problem; the rest is usage boilerplate.
-            let text = e.render().to_string();
-            let first = text.split("\n\n").next().unwrap_or(&text).trim_end();
-            eprintln!("{first}");
+            eprintln!("{}", short_clap_error(&e.render().to_string()));
             return ExitCode::from(2);
         }
     };
@@ -122,6 +128,20 @@ fn main() -> ExitCode {
         }
         Err(_) => ExitCode::from(101),
     }
+}
+
+/// clap's error cut short: the first paragraph names the flag and the problem, and a `tip:` line
+/// (clap's "a similar argument exists: '--epochs'") is kept; the usage boilerplate goes.
+fn short_clap_error(text: &str) -> String {
+    let mut paragraphs = text.split("\n\n");
+    let mut out = paragraphs.next().unwrap_or(text).trim_end().to_string();
+    for p in paragraphs {
+        for line in p.lines().filter(|l| l.trim_start().starts_with("tip:")) {
+            out.push('\n');
+            out += line;
+        }
+    }
+    out
 }
 
 /// The error and its causes joined by `: ` (as `{:#}`), leaving out a cause that its parent's
@@ -161,7 +181,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Lab(a)) => ftheta_lab::cli::run(&a).map(|_| ()),
         Some(Command::Train(a)) => train::train(&a),
-        Some(Command::Eval { run, data, json }) => train::eval(&run, &data, json),
+        Some(Command::Eval { run, data, part, json }) => train::eval(&run, data.as_deref(), part, json),
         Some(Command::Predict { run, data, out }) => train::predict(&run, &data, out.as_ref()),
         Some(Command::Solve { data, json }) => solve::solve(&data, json),
         Some(Command::Serve { runs, port, host }) => {

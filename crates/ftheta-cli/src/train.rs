@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use ftheta_train::run::RunDir;
-use ftheta_train::{Budget, EvalEvery, FitOptions, Observer, Run, RunRequest, SavedRun, TrainError};
+use ftheta_train::{Budget, EvalEvery, FitOptions, Observer, Part, Run, RunRequest, SavedRun, TrainError};
 use serde_json::Value;
 
 use crate::args::TrainArgs;
@@ -170,13 +170,27 @@ pub fn print_summary(v: &Value) {
     }
 }
 
-/// `ftheta eval`: the saved best model's scores on every row of SOURCE (an MNIST folder: its test
-/// part).
-pub fn eval(run: &Path, data: &str, as_json: bool) -> Result<()> {
-    let scores = SavedRun::open(run, data)?.evaluate()?.to_json();
+/// `ftheta eval`: the saved best model's scores on a part of its own data (default: the test
+/// part) or on every row of another SOURCE (an MNIST folder: its test part); says which rows.
+pub fn eval(run: &Path, data: Option<&str>, part: Option<Part>, as_json: bool) -> Result<()> {
+    let source = match data {
+        Some(d) => d.to_string(),
+        None => RunDir::open(run).map_err(|e| e.context("--run"))?.read_config()?.data.source,
+    };
+    let saved = SavedRun::open(run, &source)?;
+    let evaluation = match part {
+        Some(p) => saved.evaluate_part(p)?,
+        None => saved.evaluate()?,
+    };
+    let scores = evaluation.to_json();
     if as_json {
         println!("{scores}");
     } else {
+        let which = match evaluation.part {
+            Part::All => format!("every row of {source}"),
+            p => format!("the run's {p} part of {source}"),
+        };
+        println!("scored {which}: {} rows", evaluation.rows);
         print_summary(&scores);
     }
     Ok(())

@@ -1,5 +1,6 @@
-//! Data sets known by name: `xor`, made here, and readers that know the layout of the iris,
-//! digits and deliveries files so that callers need no options.
+//! Data sets known by name: `xor`, made here, and iris, digits and deliveries, shipped in the
+//! project's `data/` folder and compiled into the library (so an installed binary needs no files),
+//! with readers that know the layout of their files so that callers need no options.
 
 use std::path::Path;
 
@@ -15,15 +16,16 @@ pub const BUILTIN_NAMES: &[&str] = &["xor", "iris", "digits", "deliveries"];
 pub const BUILTIN_PATHS: &[(&str, &str)] =
     &[("iris", "sklearn/iris.csv"), ("digits", "sklearn/digits.csv.gz"), ("deliveries", "deliveries/deliveries.csv")];
 
-/// A data set by name: `xor` and `deliveries` need no files (they are built in); the others are
-/// read from `data_dir` at the paths in [`BUILTIN_PATHS`] (`sklearn/iris.csv`), or, when that file
-/// is not there, by its file name alone (`iris.csv`, as in a project's own `data/` folder).
+/// A data set by name. Every one is compiled in ([`iris`], [`digits`], [`deliveries`], [`xor`]);
+/// iris and digits are read from `data_dir` instead when it holds their file, at the path in
+/// [`BUILTIN_PATHS`] (`sklearn/iris.csv`) or by its file name alone (`iris.csv`, as in a project's
+/// own `data/` folder).
 pub fn by_name(name: &str, data_dir: impl AsRef<Path>) -> Result<Table> {
-    let path = |n: &str| builtin_file(n, data_dir.as_ref()).unwrap_or_default();
+    let file = |n: &str| builtin_file(n, data_dir.as_ref()).filter(|f| f.is_file());
     match name {
         "xor" => Ok(xor()),
-        "iris" => iris_from(path("iris")),
-        "digits" => digits_from(path("digits")),
+        "iris" => file("iris").map_or_else(iris, iris_from),
+        "digits" => file("digits").map_or_else(digits, digits_from),
         "deliveries" => deliveries(),
         _ => Err(DataError::UnknownDataset {
             name: name.into(),
@@ -69,6 +71,37 @@ pub fn deliveries_with(options: &CsvOptions) -> Result<Table> {
 /// The bytes of the shipped deliveries table.
 pub const DELIVERIES_CSV: &[u8] = include_bytes!("../../../data/deliveries.csv");
 
+/// The bytes of the shipped iris table (`data/iris.csv`, scikit-learn, BSD-3-Clause).
+pub const IRIS_CSV: &[u8] = include_bytes!("../../../data/iris.csv");
+
+/// The gzip-compressed bytes of the shipped digits table (`data/digits.csv.gz`, scikit-learn's
+/// copy of UCI optdigits, BSD-3-Clause).
+pub const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../../data/digits.csv.gz");
+
+/// The iris flowers shipped with ftheta (150 rows, 4 measurements in cm, 3 species), compiled
+/// into the library; the layout of [`iris_from`].
+pub fn iris() -> Result<Table> {
+    parse_iris("iris.csv", IRIS_CSV)
+}
+
+/// The 8x8 handwritten digits shipped with ftheta (1,797 images, pixels 0..16, target `digit`),
+/// compiled into the library; the layout of [`digits_from`].
+pub fn digits() -> Result<Table> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(DIGITS_CSV_GZ).read_to_end(&mut bytes).map_err(|e| DataError::Format {
+        file: "digits.csv.gz".into(),
+        line: 0,
+        message: e.to_string(),
+    })?;
+    crate::csv::parse_csv("digits.csv.gz", &bytes, &digits_options())
+}
+
+fn digits_options() -> CsvOptions {
+    let names = (0..64).map(|i| format!("pixel_{i}")).chain(["digit".to_string()]);
+    CsvOptions::default().no_header(names).target("digit").classification(true)
+}
+
 /// The four points of XOR: features `x1, x2` in {0, 1}, target `y = x1 xor x2` (classes 0 and 1).
 pub fn xor() -> Table {
     Table {
@@ -86,8 +119,11 @@ pub fn xor() -> Table {
 /// come from that first line, and its counts are checked against the data.
 pub fn iris_from(path: impl AsRef<Path>) -> Result<Table> {
     let path = path.as_ref();
-    let file = display_name(path);
-    let bytes = read_bytes(path)?;
+    parse_iris(&display_name(path), &read_bytes(path)?)
+}
+
+fn parse_iris(file: &str, bytes: &[u8]) -> Result<Table> {
+    let file = file.to_string();
     let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     let first = String::from_utf8_lossy(first.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(first));
     let head: Vec<&str> = first.trim().split(',').map(str::trim).collect();
@@ -111,7 +147,7 @@ pub fn iris_from(path: impl AsRef<Path>) -> Result<Table> {
         .classification(true);
     // The first line stays in the file, so read it as a header that the given names replace.
     let options = CsvOptions { has_header: true, ..options };
-    let mut table = parse_csv(&file, &bytes, &options)?;
+    let mut table = parse_csv(&file, bytes, &options)?;
     if table.n_rows != n_rows {
         return Err(bad(format!("the first line promises {n_rows} rows, the file has {}", table.n_rows)));
     }
@@ -126,9 +162,7 @@ pub fn iris_from(path: impl AsRef<Path>) -> Result<Table> {
 /// scikit-learn's `digits.csv.gz`: no header, 64 pixel values 0..16 of an 8x8 image then the digit.
 /// Features are called `pixel_0` … `pixel_63` (row-major), the target `digit`.
 pub fn digits_from(path: impl AsRef<Path>) -> Result<Table> {
-    let names = (0..64).map(|i| format!("pixel_{i}")).chain(["digit".to_string()]);
-    let options = CsvOptions::default().no_header(names).target("digit").classification(true);
-    crate::csv::read_csv(path, &options)
+    crate::csv::read_csv(path, &digits_options())
 }
 
 /// The food-delivery table in a file (a copy of the shipped one, or another of its layout): target
@@ -154,6 +188,22 @@ mod shipped_tests {
         let no_target = super::deliveries_with(&super::CsvOptions::default()).unwrap();
         assert!(no_target.target_name.is_none() && no_target.feature_names.iter().any(|n| n == "time_to_delivery"));
         assert!(no_target.feature_names.iter().any(|n| n == "day=Mon"), "day is one-hot encoded without being asked");
+    }
+
+    #[test]
+    fn iris_and_digits_need_no_files() {
+        let iris = super::by_name("iris", "/nonexistent").unwrap();
+        assert_eq!((iris.n_rows, iris.n_features()), (150, 4));
+        assert_eq!(iris.class_names.as_deref().unwrap(), ["setosa", "versicolor", "virginica"]);
+        let digits = super::by_name("digits", "/nonexistent").unwrap();
+        assert_eq!((digits.n_rows, digits.n_features(), digits.n_classes()), (1797, 64, Some(10)));
+        assert!(digits.features.iter().all(|&p| (0.0..=16.0).contains(&p)));
+        // The shipped copies are the shared data folder's files, byte for byte.
+        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sklearn");
+        if shared.is_dir() {
+            assert_eq!(super::iris_from(shared.join("iris.csv")).unwrap(), iris);
+            assert_eq!(super::digits_from(shared.join("digits.csv.gz")).unwrap(), digits);
+        }
     }
 
     #[test]

@@ -30,5 +30,7 @@ pub use metrics::{evaluate, Metrics};
 pub use saved::{Predictions, SavedRun};
 pub use session::{FitOptions, Run, RunRequest};
 pub use solve::{least_squares, stable_lr_limit, LeastSquares};
-pub use summary::{weights_json, Evaluation, RunSummary};
-pub use trainer::{check_budget, Budget, EvalEvery, Observer, OptimizerKind, Record, TrainConfig, TrainState, Trainer};
+pub use summary::{weights_json, Evaluation, Part, RunSummary};
+pub use trainer::{
+    check_budget, Budget, EvalEvery, Observer, OptimizerKind, Record, TargetScale, TrainConfig, TrainState, Trainer,
+};

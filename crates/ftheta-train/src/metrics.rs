@@ -6,6 +6,8 @@ use ftheta_data::{Dataset, InMemoryDataset, Targets};
 use ftheta_nn::{Loss, Module};
 use serde::{Deserialize, Serialize};
 
+use crate::trainer::TargetScale;
+
 /// Rows per forward pass when scoring, so that memory stays bounded on large data sets.
 const EVAL_BATCH: usize = 4096;
 
@@ -60,6 +62,18 @@ pub fn predicted_classes(logits: &[f32], width: usize) -> Vec<usize> {
 /// Scores `model` on every row of `data`. `loss: None` scores a perceptron: the loss is then the
 /// fraction of rows on the wrong side of the boundary.
 pub fn evaluate(model: &dyn Module, data: &InMemoryDataset, loss: Option<Loss>) -> Metrics {
+    evaluate_scaled(model, data, loss, None)
+}
+
+/// [`evaluate`] for a model that predicts standardized targets (`scale`): its outputs are mapped
+/// back to the targets' units before the loss and the scores, so that every number is in `y`'s
+/// units.
+pub fn evaluate_scaled(
+    model: &dyn Module,
+    data: &InMemoryDataset,
+    loss: Option<Loss>,
+    scale: Option<&TargetScale>,
+) -> Metrics {
     let n = data.len();
     if n == 0 {
         return Metrics::default();
@@ -71,7 +85,10 @@ pub fn evaluate(model: &dyn Module, data: &InMemoryDataset, loss: Option<Loss>) 
         let all: Vec<usize> = (0..n).collect();
         for chunk in all.chunks(EVAL_BATCH) {
             let (x, y) = data.get_batch(chunk);
-            let z = model.forward(&x);
+            let mut z = model.forward(&x);
+            if let (Some(s), Targets::Values { .. }) = (scale, data.targets()) {
+                z = s.to_target(&z);
+            }
             width = z.shape().get(1).copied().unwrap_or(1);
             if let Some(l) = loss {
                 loss_sum += l.compute(&z, &loss_target(l, &y)).item() as f64 * chunk.len() as f64;

@@ -69,6 +69,10 @@ pub struct RunConfig {
     pub n_outputs: usize,
     /// The standardizer fitted on the training rows.
     pub standardizer: Option<Standardizer>,
+    /// Where a regression model's output bias starts: the training targets' mean, in the units
+    /// the model predicts (0 for standardized targets). `None`: the layer's own initialization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_bias: Option<f64>,
     /// How the model is trained.
     pub train: TrainConfig,
 }

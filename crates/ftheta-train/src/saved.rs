@@ -8,16 +8,18 @@ use ftheta_core::no_grad;
 use ftheta_data::{Dataset, InMemoryDataset};
 use ftheta_nn::{Model, Module};
 
-use crate::metrics::{evaluate, predicted_classes};
+use crate::metrics::{evaluate_scaled, predicted_classes};
 use crate::run::{RunConfig, RunDir};
-use crate::source::rebuild;
-use crate::summary::Evaluation;
+use crate::source::{prepare, rebuild};
+use crate::summary::{Evaluation, Part};
 use crate::TrainError;
 
 /// A run's best model, with the data source it is to be applied to.
 pub struct SavedRun {
     config: RunConfig,
     model: Model,
+    /// The source the run was trained on (its split applies only to that one).
+    trained_on: String,
 }
 
 /// One prediction per row ([`SavedRun::predict`]).
@@ -58,10 +60,10 @@ impl SavedRun {
     pub fn open(run: &Path, source: &str) -> Result<SavedRun, TrainError> {
         let dir = RunDir::open(run).map_err(|e| e.context("--run"))?;
         let mut config = dir.read_config()?;
-        config.data.source = source.to_string();
+        let trained_on = std::mem::replace(&mut config.data.source, source.to_string());
         let model = config.build_model()?;
         dir.load_model(&model)?;
-        Ok(SavedRun { config, model })
+        Ok(SavedRun { config, model, trained_on })
     }
 
     /// The run's config, with the data source it was opened for.
@@ -83,11 +85,60 @@ impl SavedRun {
             .map_err(|e| e.context("--data"))
     }
 
-    /// The model's scores on every row of the source.
+    /// Whether the source is the one the run was trained on, so that its split applies.
+    pub fn is_own_data(&self) -> bool {
+        self.config.data.source == self.trained_on
+    }
+
+    /// The model's scores as `ftheta eval` gives them without `--part`: on the run's own data its
+    /// test part (rows training never saw), or every row when the split left the test part
+    /// empty; on other data every row. [`Evaluation::part`] says which.
     pub fn evaluate(&self) -> Result<Evaluation, TrainError> {
-        let ds = self.dataset(true)?;
+        if self.is_own_data() {
+            if let Some(test) = self.own_part(Part::Test)? {
+                return Ok(self.score(test, Part::Test));
+            }
+        }
+        self.evaluate_part(Part::All)
+    }
+
+    /// The model's scores on one part of the run's own data (split again with its seed, exactly
+    /// as in training), or on every row of the source with [`Part::All`]. A part of other data
+    /// than the run's is refused (the split belongs to the run's data), and so is an empty part.
+    pub fn evaluate_part(&self, part: Part) -> Result<Evaluation, TrainError> {
+        let ds = match part {
+            Part::All => self.dataset(true)?,
+            _ if !self.is_own_data() => {
+                let message = format!(
+                    "the run's split belongs to its own data ({}); score other data with --part all",
+                    self.trained_on
+                );
+                return Err(TrainError::Config(message).context(format!("--part {part}")));
+            }
+            _ => self.own_part(part)?.ok_or_else(|| {
+                TrainError::Config(format!("the run's split gave its {part} part no rows"))
+                    .context(format!("--part {part}"))
+            })?,
+        };
+        Ok(self.score(ds, part))
+    }
+
+    /// A part of the run's own data, split again as in training; `None` when it has no rows.
+    fn own_part(&self, part: Part) -> Result<Option<InMemoryDataset>, TrainError> {
+        let parts = prepare(&self.config.data, self.config.train.seed).map_err(|e| e.context("--data"))?;
+        let ds = match part {
+            Part::Train => parts.train,
+            Part::Validation => parts.val,
+            _ => parts.test,
+        };
+        Ok((!ds.is_empty()).then_some(ds))
+    }
+
+    fn score(&self, ds: InMemoryDataset, part: Part) -> Evaluation {
         self.model.eval();
-        Ok(Evaluation { metrics: evaluate(&self.model, &ds, self.config.scoring_loss()), rows: ds.len() })
+        let scale = self.config.train.target_scale.as_ref();
+        let metrics = evaluate_scaled(&self.model, &ds, self.config.scoring_loss(), scale);
+        Evaluation { metrics, rows: ds.len(), part }
     }
 
     /// One prediction per row of the source, which need not hold the target.
@@ -95,7 +146,10 @@ impl SavedRun {
         let ds = self.dataset(false)?;
         let (x, _) = ds.tensors();
         self.model.eval();
-        let z = no_grad(|| self.model.forward(&x));
+        let mut z = no_grad(|| self.model.forward(&x));
+        if let (Some(s), None) = (&self.config.train.target_scale, &self.config.class_names) {
+            z = s.to_target(&z);
+        }
         let width = z.shape().get(1).copied().unwrap_or(1);
         let z = z.to_vec();
         Ok(match &self.config.class_names {

@@ -32,10 +32,10 @@ use ftheta_data::Dataset;
 use ftheta_nn::{Init, Loss, Model, ModelSpec, Module};
 
 use crate::memory::{available_memory, MemoryEstimate};
-use crate::metrics::evaluate;
+use crate::metrics::evaluate_scaled;
 use crate::progress::Progress;
 use crate::run::{DataConfig, RunConfig, RunDir, RunState, RunStatus, RunWriter};
-use crate::source::{prepare, Prepared};
+use crate::source::{prepare, with_implied_columns, Prepared};
 use crate::summary::RunSummary;
 use crate::trainer::{check_budget, Budget, EvalEvery, Observer, OptimizerKind, TrainConfig, Trainer};
 use crate::TrainError;
@@ -148,6 +148,7 @@ impl RunRequest {
             eval_every: self.eval_every,
             patience: self.patience,
             max_grad_norm: self.max_grad_norm,
+            target_scale: None,
         };
         RunConfig {
             spec: self.model.clone(),
@@ -157,6 +158,7 @@ impl RunRequest {
             class_names: None,
             n_outputs: 1,
             standardizer: None,
+            initial_bias: None,
             train,
         }
     }
@@ -168,9 +170,19 @@ impl RunConfig {
     pub fn build_model(&self) -> Result<Model, TrainError> {
         let init = self.init.map_or(Init::PyTorch, |[w, b]| Init::Constant { w, b });
         ftheta_core::manual_seed(self.train.seed);
-        self.spec
+        let model = self
+            .spec
             .build(self.feature_names.len(), self.n_outputs, init)
-            .map_err(|e| TrainError::from(e).context("--model"))
+            .map_err(|e| TrainError::from(e).context("--model"))?;
+        if let Some(b) = self.initial_bias {
+            // The output layer's bias is its last parameter; a regression model starts at the
+            // targets' mean instead of near 0, which is far from minutes or prices.
+            let named = model.named_parameters();
+            if let Some((_, bias)) = named.last().filter(|(n, p)| n.ends_with("bias") && p.numel() == 1) {
+                ftheta_core::no_grad(|| bias.fill_(b));
+            }
+        }
+        Ok(model)
     }
 
     /// The loss the run is scored with: its training loss, or none for the perceptron, which is
@@ -206,10 +218,12 @@ impl Run {
     /// with `out`, creates the run folder and writes `config.json`.
     pub fn create(request: &RunRequest, out: Option<&Path>) -> Result<Run, TrainError> {
         let mut cfg = request.config();
+        cfg.data = with_implied_columns(&cfg.data);
         let data = prepare(&cfg.data, cfg.train.seed)?;
         cfg.feature_names = data.feature_names.clone();
         cfg.class_names = data.class_names.clone();
         cfg.standardizer = data.standardizer.clone();
+        cfg.train.target_scale = data.target_scale;
         let perceptron = cfg.spec == ModelSpec::Perceptron;
         let classes = data.class_names.is_some();
         if request.loss.is_none() && classes && !perceptron {
@@ -225,6 +239,16 @@ impl Run {
                 "--loss bce: the target has {} classes; use cross-entropy",
                 data.class_names.as_ref().map_or(0, Vec::len)
             )));
+        }
+        let regression = !classes && !perceptron && cfg.n_outputs == 1;
+        if regression && cfg.init.is_none() {
+            cfg.initial_bias = data.train_target_mean();
+        }
+        if request.lr.is_none()
+            && regression
+            && matches!(cfg.train.optimizer, OptimizerKind::Sgd | OptimizerKind::Momentum)
+        {
+            cfg.train.lr = cfg.train.lr.min(stable_default_lr(&data.train));
         }
         check_memory(&cfg, &data, false)?;
         let model = cfg.build_model()?;
@@ -332,9 +356,12 @@ impl Run {
         trainer.restore_best();
         let st = trainer.state();
         let loss = cfg.scoring_loss();
-        let score = |part: &ftheta_data::InMemoryDataset| (!part.is_empty()).then(|| evaluate(&self.model, part, loss));
+        let scale = cfg.train.target_scale.as_ref();
+        let score = |part: &ftheta_data::InMemoryDataset| {
+            (!part.is_empty()).then(|| evaluate_scaled(&self.model, part, loss, scale))
+        };
         let mut summary = RunSummary {
-            train: evaluate(&self.model, &self.data.train, loss),
+            train: evaluate_scaled(&self.model, &self.data.train, loss, scale),
             val: score(&self.data.val),
             test: score(&self.data.test),
             epochs: st.epoch + u64::from(st.batch > 0),
@@ -348,7 +375,11 @@ impl Run {
         };
         if matches!(cfg.spec, ModelSpec::Linear | ModelSpec::Perceptron) && cfg.n_outputs == 1 {
             let p = self.model.parameters();
-            let (w, b) = (p[0].to_vec_f64(), p[1].to_vec_f64()[0]);
+            let (mut w, mut b) = (p[0].to_vec_f64(), p[1].to_vec_f64()[0]);
+            if let Some(s) = &cfg.train.target_scale {
+                w.iter_mut().for_each(|w| *w *= s.std);
+                b = s.mean + s.std * b;
+            }
             let (w, b) = match &cfg.standardizer {
                 Some(s) => s.unstandardize_linear(&w, b)?,
                 None => (w, b),
@@ -376,6 +407,20 @@ impl Run {
             },
         };
         d.write_status(&status)
+    }
+}
+
+/// The default learning rate of SGD on regression data, when 0.01 would diverge: half the
+/// stable limit 2/λ_max of least squares on the training features (λ_max of the MSE Hessian of a
+/// linear model), so that unscaled features train instead of blowing up. A deeper model's first
+/// layer sees the same curvature, so the same bound serves it.
+fn stable_default_lr(train: &ftheta_data::InMemoryDataset) -> f64 {
+    let x: Vec<f64> = train.features().iter().map(|&v| v as f64).collect();
+    let limit = crate::solve::stable_lr_limit(&x, train.len(), train.n_features());
+    if limit.is_finite() && limit > 0.0 {
+        limit / 2.0
+    } else {
+        f64::INFINITY
     }
 }
 

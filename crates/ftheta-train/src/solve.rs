@@ -71,23 +71,54 @@ pub fn least_squares(x: &[f64], y: &[f64], n: usize, d: usize) -> Result<LeastSq
 
 /// The largest learning rate at which full-batch gradient descent on the MSE of `y = w·x + b` does
 /// not diverge: `2/λ_max` of the loss's Hessian `H = (2/N)·[X 1]ᵀ[X 1]`. λ_max comes from power
-/// iteration in f64 (each step multiplies by `[X 1]` and its transpose, never forming H).
+/// iteration in f64: on H itself for up to 256 features (one pass over the data, so that it is
+/// cheap enough to pick a default learning rate), else multiplying by `[X 1]` and its transpose
+/// each step, never forming H.
 pub fn stable_lr_limit(x: &[f64], n: usize, d: usize) -> f64 {
     if n == 0 || x.len() != n * d {
         return f64::NAN;
     }
     let p = d + 1;
+    let hessian = (p <= 257).then(|| {
+        let mut h = vec![0.0; p * p];
+        let mut row1 = vec![1.0; p];
+        for i in 0..n {
+            row1[..d].copy_from_slice(&x[i * d..(i + 1) * d]);
+            for a in 0..p {
+                let ra = row1[a];
+                for (hb, rb) in h[a * p..=a * p + a].iter_mut().zip(&row1) {
+                    *hb += ra * rb;
+                }
+            }
+        }
+        for a in 0..p {
+            for b in 0..=a {
+                h[a * p + b] *= 2.0 / n as f64;
+                h[b * p + a] = h[a * p + b];
+            }
+        }
+        h
+    });
     let mut v = vec![1.0 / (p as f64).sqrt(); p];
     let mut lambda = 0.0;
     for _ in 0..1000 {
         let mut hv = vec![0.0; p];
-        for i in 0..n {
-            let row = &x[i * d..(i + 1) * d];
-            let av: f64 = row.iter().zip(&v).map(|(a, b)| a * b).sum::<f64>() + v[d];
-            row.iter().zip(hv.iter_mut()).for_each(|(a, h)| *h += a * av);
-            hv[d] += av;
+        match &hessian {
+            Some(h) => {
+                for (a, out) in hv.iter_mut().enumerate() {
+                    *out = h[a * p..(a + 1) * p].iter().zip(&v).map(|(x, y)| x * y).sum();
+                }
+            }
+            None => {
+                for i in 0..n {
+                    let row = &x[i * d..(i + 1) * d];
+                    let av: f64 = row.iter().zip(&v).map(|(a, b)| a * b).sum::<f64>() + v[d];
+                    row.iter().zip(hv.iter_mut()).for_each(|(a, h)| *h += a * av);
+                    hv[d] += av;
+                }
+                hv.iter_mut().for_each(|h| *h *= 2.0 / n as f64);
+            }
         }
-        hv.iter_mut().for_each(|h| *h *= 2.0 / n as f64);
         let norm = hv.iter().map(|h| h * h).sum::<f64>().sqrt();
         if norm == 0.0 {
             return f64::INFINITY;

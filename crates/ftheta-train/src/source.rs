@@ -2,31 +2,18 @@
 //! takes) into the model's features and the train / validation / test parts, as `ftheta train`,
 //! `eval`, `predict` and `solve` do.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ftheta_data::{builtin, split_indices, CsvOptions, InMemoryDataset, Standardizer, Table};
 
 use crate::run::DataConfig;
+use crate::trainer::TargetScale;
 use crate::TrainError;
 
 type Result<T> = std::result::Result<T, TrainError>;
 
 fn bail<T>(message: String) -> Result<T> {
     Err(TrainError::Config(message))
-}
-
-/// The data folder that holds a file-backed built-in data set (`iris`, `digits`): the project's
-/// `data/` folder (the file by its name alone), then the shared data folder `../shared/data`
-/// (the file at its path in [`builtin::BUILTIN_PATHS`]), first beside the project, then under the
-/// current directory.
-pub fn builtin_dir(name: &str) -> Option<PathBuf> {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let cwd = PathBuf::from(".");
-    [&repo, &cwd]
-        .iter()
-        .flat_map(|root| [root.join("data"), root.join("../shared/data")])
-        .find(|dir| builtin::builtin_file(name, dir).is_some_and(|f| f.is_file()))
-        .map(|dir| dir.canonicalize().unwrap_or(dir))
 }
 
 /// A table read from a source, or the two parts of an MNIST folder.
@@ -37,15 +24,17 @@ pub enum Loaded {
     Mnist(ftheta_data::Mnist),
 }
 
-/// Reads a file-backed built-in data set from the first folder of [`builtin_dir`] that has it.
-fn builtin_table(name: &str) -> Result<Table> {
-    let Some(dir) = builtin_dir(name) else {
-        let rel = builtin::BUILTIN_PATHS.iter().find(|(n, _)| *n == name).map_or("", |(_, p)| *p);
-        return bail(format!(
-            "built-in data set '{name}': {rel} is neither in the project's data/ folder nor in ../shared/data"
-        ));
-    };
-    Ok(builtin::by_name(name, dir)?)
+/// Whether `source` names a built-in data set rather than a path: a known name that is not also
+/// a file or folder here (a file called `iris` is read as a file).
+pub fn is_builtin(source: &str) -> bool {
+    builtin::BUILTIN_NAMES.contains(&source) && !Path::new(source).exists()
+}
+
+/// The built-in data sets' names, for help and errors.
+pub fn builtin_names() -> String {
+    let mut names = builtin::BUILTIN_NAMES.to_vec();
+    names.sort_unstable();
+    names.join(", ")
 }
 
 /// Reads a source with the column choices of `cfg`. `with_target: false` reads a CSV without
@@ -79,11 +68,18 @@ pub fn load(cfg: &DataConfig, with_target: bool) -> Result<Loaded> {
             builtin::deliveries_with(&options)?
         }
         "digits" | "iris" if !path.exists() => {
-            let mut table = builtin_table(src)?;
+            // Compiled in like deliveries: an installed binary needs no data folder.
+            let mut table = if src == "iris" { builtin::iris()? } else { builtin::digits()? };
             if !with_target {
                 table.target_name = None;
             }
             table
+        }
+        _ if !path.exists() && !src.contains(['.', '/', std::path::MAIN_SEPARATOR]) => {
+            // A bare word that is no file: meant as a built-in name, so say which exist.
+            let message =
+                format!("no such file, folder or built-in data set; the built-in ones are {}", builtin_names());
+            return Err(TrainError::Config(message).context(format!("--data {src}")));
         }
         _ => {
             if with_target && options.target.is_none() {
@@ -93,6 +89,18 @@ pub fn load(cfg: &DataConfig, with_target: bool) -> Result<Loaded> {
         }
     };
     Ok(Loaded::Table(table))
+}
+
+/// `cfg` with what its source implies written out: the built-in deliveries' target
+/// (`time_to_delivery`) and categorical column (`day`). A run stores this in its `config.json`,
+/// so that `predict` and `eval` read a CSV of new rows the way training read the built-in table.
+pub fn with_implied_columns(cfg: &DataConfig) -> DataConfig {
+    let mut cfg = cfg.clone();
+    if cfg.source == "deliveries" && is_builtin("deliveries") {
+        cfg.target.get_or_insert_with(|| "time_to_delivery".into());
+        cfg.categorical = categorical_columns(&cfg);
+    }
+    cfg
 }
 
 /// The categorical columns a source implies (deliveries' `day`) plus those asked for.
@@ -141,6 +149,21 @@ pub struct Prepared {
     pub test: InMemoryDataset,
     /// Fitted on the training rows, when asked for.
     pub standardizer: Option<Standardizer>,
+    /// Fitted on the training targets when standardizing regression data.
+    pub target_scale: Option<TargetScale>,
+}
+
+impl Prepared {
+    /// The mean of the training targets in the units the model predicts (standardized when
+    /// [`Prepared::target_scale`] is set); `None` for classes or no rows.
+    pub fn train_target_mean(&self) -> Option<f64> {
+        let ftheta_data::Targets::Values { data, .. } = self.train.targets() else { return None };
+        if data.is_empty() {
+            return None;
+        }
+        let mean = data.iter().map(|&v| v as f64).sum::<f64>() / data.len() as f64;
+        Some(self.target_scale.map_or(mean, |s| (mean - s.mean) / s.std))
+    }
 }
 
 fn dataset(x: Vec<f64>, d: usize, y: Vec<f64>, classes: bool) -> Result<InMemoryDataset> {
@@ -229,6 +252,7 @@ fn finish(
     } else {
         None
     };
+    let target_scale = if standardize && !classes { TargetScale::fit(&try_) } else { None };
     Ok(Prepared {
         feature_names,
         class_names,
@@ -236,6 +260,7 @@ fn finish(
         val: dataset(vax, d, vay, classes)?,
         test: dataset(tex, d, tey, classes)?,
         standardizer,
+        target_scale,
     })
 }
 

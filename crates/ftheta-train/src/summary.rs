@@ -64,22 +64,64 @@ impl RunSummary {
     }
 }
 
-/// A saved model's scores on every row of a data set ([`crate::SavedRun::evaluate`]).
+/// A saved model's scores on rows of a data set ([`crate::SavedRun::evaluate`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Evaluation {
     /// The scores.
     pub metrics: Metrics,
     /// The rows scored.
     pub rows: usize,
+    /// Which rows: a part of the run's own split, or every row of the source.
+    pub part: Part,
 }
 
 impl Evaluation {
-    /// As `ftheta eval --json` prints it: `loss`, `accuracy` or `mse`, `mae`, `r2`, and `rows`.
+    /// As `ftheta eval --json` prints it: `loss`, `accuracy` or `mse`, `mae`, `r2`, `rows`, and
+    /// `part` (`train`, `validation`, `test` or `all`).
     pub fn to_json(&self) -> Value {
         let mut out = Map::new();
         put_metrics(&mut out, "", Some(&self.metrics));
         out.insert("rows".into(), json!(self.rows));
+        out.insert("part".into(), json!(self.part.to_string()));
         Value::Object(out)
+    }
+}
+
+/// Which rows of its data a saved run is scored on (`ftheta eval --part`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// The run's training rows.
+    Train,
+    /// The run's validation rows.
+    Validation,
+    /// The run's test rows (for MNIST, t10k), which training never saw.
+    Test,
+    /// Every row of the source.
+    All,
+}
+
+impl std::fmt::Display for Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Part::Train => "train",
+            Part::Validation => "validation",
+            Part::Test => "test",
+            Part::All => "all",
+        })
+    }
+}
+
+impl std::str::FromStr for Part {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "train" => Ok(Part::Train),
+            "validation" | "val" => Ok(Part::Validation),
+            "test" => Ok(Part::Test),
+            "all" => Ok(Part::All),
+            other => Err(format!("'{other}' is not a part; expected train, validation, test or all")),
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use ftheta_data::{DataLoader, Dataset, InMemoryDataset, Targets};
 use ftheta_nn::{clip_grad_norm, Adam, Loss, Model, ModelSpec, Module, NnError, Optimizer, Sgd, SgdConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{evaluate, loss_target, Metrics};
+use crate::metrics::{evaluate_scaled, loss_target, Metrics};
 use crate::perceptron::{perceptron_pass, signed_labels};
 use crate::solve::stable_lr_limit;
 use crate::TrainError;
@@ -112,6 +112,44 @@ pub struct TrainConfig {
     pub patience: Option<u64>,
     /// Clip the gradients' joint norm to this.
     pub max_grad_norm: Option<f64>,
+    /// Regression targets standardized for training (`--standardize`): the model learns
+    /// `(y − mean) / std`, and every reported loss and score maps its outputs back to `y`'s units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_scale: Option<TargetScale>,
+}
+
+/// The mean and deviation of the training targets, with which a model learns standardized
+/// targets and its outputs are mapped back (`y = mean + std · z`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetScale {
+    /// Mean of the training targets.
+    pub mean: f64,
+    /// Population standard deviation of the training targets (1 where it was 0).
+    pub std: f64,
+}
+
+impl TargetScale {
+    /// Fitted on the training targets; `None` without targets.
+    pub fn fit(targets: &[f64]) -> Option<Self> {
+        if targets.is_empty() {
+            return None;
+        }
+        let n = targets.len() as f64;
+        let mean = targets.iter().sum::<f64>() / n;
+        let var = targets.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / n;
+        let std = if var.sqrt() > 0.0 && var.is_finite() { var.sqrt() } else { 1.0 };
+        Some(TargetScale { mean, std })
+    }
+
+    /// Targets in the model's units: `(y − mean) / std`.
+    pub fn to_model(&self, y: &Tensor) -> Tensor {
+        y.add_scalar(-self.mean).mul_scalar(1.0 / self.std)
+    }
+
+    /// Model outputs in the targets' units: `mean + std · z`.
+    pub fn to_target(&self, z: &Tensor) -> Tensor {
+        z.mul_scalar(self.std).add_scalar(self.mean)
+    }
 }
 
 mod loss_name {
@@ -500,8 +538,20 @@ impl<'m> Trainer<'m> {
         let (x, y) = train.get_batch(chunk);
         self.optimizer.zero_grad();
         let z = self.model.forward(&x);
-        let loss = self.cfg.loss.compute(&z, &loss_target(self.cfg.loss, &y));
-        let value = loss.item() as f64;
+        let (loss, value) = match &self.cfg.target_scale {
+            None => {
+                let loss = self.cfg.loss.compute(&z, &loss_target(self.cfg.loss, &y));
+                let value = loss.item() as f64;
+                (loss, value)
+            }
+            Some(s) => {
+                // Trained on standardized targets; the loss reported is the one in y's units.
+                let loss = self.cfg.loss.compute(&z, &s.to_model(&y));
+                let raw = ftheta_core::no_grad(|| self.cfg.loss.compute(&s.to_target(&z.detach()), &y));
+                let value = if loss.item().is_finite() { raw.item() as f64 } else { loss.item() as f64 };
+                (loss, value)
+            }
+        };
         if !value.is_finite() {
             return Err(self.diverged(self.state.update + 1, value, train));
         }
@@ -537,8 +587,9 @@ impl<'m> Trainer<'m> {
         obs: &mut dyn Observer,
     ) -> Result<bool, TrainError> {
         let loss = (!self.is_perceptron()).then_some(self.cfg.loss);
-        let t = evaluate(self.model, train, loss);
-        let v = (!val.is_empty()).then(|| evaluate(self.model, val, loss));
+        let scale = self.cfg.target_scale.as_ref();
+        let t = evaluate_scaled(self.model, train, loss, scale);
+        let v = (!val.is_empty()).then(|| evaluate_scaled(self.model, val, loss, scale));
         let score = v.as_ref().map_or(t.loss, |v| v.loss);
         if !score.is_finite() || !t.loss.is_finite() {
             let bad = if t.loss.is_finite() { score } else { t.loss };

@@ -25,6 +25,7 @@ fn a_small_mnist_slice_trains() {
         eval_every: EvalEvery::Epoch,
         patience: None,
         max_grad_norm: Some(5.0),
+        target_scale: None,
     };
     let mut t = Trainer::new(&model, cfg).unwrap();
     t.fit(&train, &val, &mut ()).unwrap();
