@@ -110,6 +110,10 @@ OPS = {
     "exp_of_transposed": lambda x, p: torch.exp(x[0].t()),
     "mul_transposed": lambda x, p: x[0].t() * x[1],
     "softmax_of_narrowed": lambda x, p: torch.softmax(x[0].narrow(1, 1, 3), dim=-1),
+    "masked_fill": lambda x, p: x[0].masked_fill(torch.tensor(p["mask"]).bool(), p["value"]),
+    # nanoGPT's causal attention weights: the future hidden with -inf before the softmax
+    "causal_softmax": lambda x, p: x[0].masked_fill(
+        torch.ones(x[0].shape[-1], x[0].shape[-1]).triu(1).bool(), float("-inf")).softmax(-1),
     "mlp_cross_entropy": lambda x, p: F.cross_entropy(
         torch.relu(x[0] @ x[1] + x[2]) @ x[3] + x[4], torch.tensor(p["targets"])),
 }
@@ -275,6 +279,11 @@ case(
 # ---- added later: new cases go last, so that the random inputs of the ones above stay as they were
 case("sin", "sin", [f32(3.0 * rng.standard_normal((3, 4)))])
 case("cos", "cos", [f32(3.0 * rng.standard_normal((3, 4)))])
+case("masked_fill/same_shape", "masked_fill", [normal(3, 4)],
+     {"mask": rng.integers(0, 2, (3, 4)).tolist(), "value": 0.0})
+case("masked_fill/broadcast_mask", "masked_fill", [normal(2, 3, 4)],
+     {"mask": rng.integers(0, 2, (3, 4)).tolist(), "value": -1.5})
+case("masked_fill/causal_softmax", "causal_softmax", [f32(2.0 * rng.standard_normal((2, 2, 4, 4)))])
 
 os.makedirs(os.path.dirname(OUT), exist_ok=True)
 with open(OUT, "w") as f:

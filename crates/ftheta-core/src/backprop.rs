@@ -150,6 +150,9 @@ impl<T: Float> Op<T> {
             // z = clamp(a, lo, hi):  ∂z/∂a = 1 on lo < a < hi; 0 at the bounds (the minimum-norm
             // subgradient, as PyTorch, relu and hardsigmoid)
             Op::Clamp(a, lo, hi) => grads.add(a, || g.mul(&a.gt_scalar(lo.as_f64()).mul(&a.lt_scalar(hi.as_f64())))),
+            // z = m ? c : a (the mask m broadcast to a's shape):  ∂z/∂a = 1 where m = 0, else 0 (the
+            // filled elements no longer depend on a); the mask gets no gradient
+            Op::MaskedFill(a, m) => grads.add(a, || zip(g, m, |g, m| if m != zero { zero } else { g })),
             // z = Σ a over dims:  every summed element gets g
             Op::Sum(a, keep) => grads.add(a, || g.reshape(keep.as_slice()).broadcast_to(a.shape())),
             // z = max a over dims:  g goes to the elements equal to the max, split among ties

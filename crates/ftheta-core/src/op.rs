@@ -32,6 +32,8 @@ pub(crate) enum Op<T: Float> {
     Softplus(Tensor<T>),
     Gelu(Tensor<T>),
     Clamp(Tensor<T>, T, T),
+    /// `masked_fill`: the input and the mask (nonzero where the value was written).
+    MaskedFill(Tensor<T>, Tensor<T>),
     /// Sum over some dims; the shape with those dims kept as 1.
     Sum(Tensor<T>, Dims),
     /// Max or min over some dims; the shape with those dims kept as 1.
@@ -82,6 +84,7 @@ impl<T: Float> Op<T> {
             Op::Softplus(..) => "SoftplusBackward",
             Op::Gelu(..) => "GeluBackward",
             Op::Clamp(..) => "ClampBackward",
+            Op::MaskedFill(..) => "MaskedFillBackward",
             Op::Sum(..) => "SumBackward",
             Op::Extremum(..) => "MaxMinBackward",
             Op::MatMul(..) => "MmBackward",
@@ -139,6 +142,7 @@ impl<T: Float> Op<T> {
             | Op::Softplus(a)
             | Op::Gelu(a)
             | Op::Clamp(a, ..)
+            | Op::MaskedFill(a, _)
             | Op::Sum(a, _)
             | Op::Extremum(a, _)
             | Op::Reshape(a)

@@ -143,6 +143,12 @@ fn forward<T: Elem>(op: &str, x: &[Tensor<T>], p: &Value) -> Tensor<T> {
         "exp_of_transposed" => x[0].t().exp(),
         "mul_transposed" => x[0].t().mul(&x[1]),
         "softmax_of_narrowed" => x[0].narrow(1, 1, 3).softmax(-1),
+        "masked_fill" => x[0].masked_fill(&index_tensor(&p["mask"]), real(p, "value")),
+        "causal_softmax" => {
+            let t = x[0].shape()[x[0].ndim() - 1];
+            let future: Vec<f64> = (0..t * t).map(|k| if k % t > k / t { 1.0 } else { 0.0 }).collect();
+            x[0].masked_fill(&tensor(&[t, t], &future), f64::NEG_INFINITY).softmax(-1)
+        }
         "mlp_cross_entropy" => {
             let (xs, w1, b1, w2, b2) = (&x[0], &x[1], &x[2], &x[3], &x[4]);
             let targets: Vec<f64> = floats(&p["targets"]);
@@ -274,6 +280,7 @@ const SHAPE: &[&str] = &[
 const SOFTMAX: &[&str] = &["softmax", "log_softmax", "logsumexp"];
 const STRIDED: &[&str] = &["exp_of_transposed", "mul_transposed", "softmax_of_narrowed"];
 const MLP: &[&str] = &["mlp_cross_entropy"];
+const MASK: &[&str] = &["masked_fill", "causal_softmax"];
 
 #[test]
 fn golden_binary_ops() {
@@ -311,6 +318,11 @@ fn golden_strided_inputs() {
 }
 
 #[test]
+fn golden_masked_fill() {
+    run(MASK);
+}
+
+#[test]
 fn golden_mlp_cross_entropy() {
     run(MLP);
 }
@@ -318,7 +330,7 @@ fn golden_mlp_cross_entropy() {
 /// A case added to the script but to no group above would otherwise never run.
 #[test]
 fn every_golden_case_is_run() {
-    let groups = [BINARY, UNARY, REDUCE, MATMUL, SHAPE, SOFTMAX, STRIDED, MLP];
+    let groups = [BINARY, UNARY, REDUCE, MATMUL, SHAPE, SOFTMAX, STRIDED, MLP, MASK];
     let orphans: Vec<String> = cases()
         .iter()
         .filter(|c| !groups.iter().any(|g| g.contains(&c["op"].as_str().unwrap())))

@@ -410,6 +410,20 @@ proptest! {
         check_grad(|x| x[0].softmax(d), &x);
         check_grad(|x| x[0].log_softmax(d), &x);
     }
+
+    /// A mask over the last two dimensions (broadcast over the leading ones), filled with a finite
+    /// value and with −∞ before a softmax (attention's causal mask; every row keeps one element).
+    #[test]
+    fn masked_fill(a in data(vec(1usize..4, 2..=3), plain()), bits in vec(any::<bool>(), 9), value in plain()) {
+        let x = one(&a);
+        let (r, c) = (a.0[a.0.len() - 2], a.0[a.0.len() - 1]);
+        let m: Vec<f64> = (0..r * c).map(|k| if bits[k] { 1.0 } else { 0.0 }).collect();
+        let mask = Tensor::from_data(m, &[r, c]);
+        check_grad(|x| x[0].masked_fill(&mask, value), &x);
+        let keep_first: Vec<f64> = (0..r * c).map(|k| if bits[k] && k % c != 0 { 1.0 } else { 0.0 }).collect();
+        let mask = Tensor::from_data(keep_first, &[r, c]);
+        check_grad(|x| x[0].masked_fill(&mask, f64::NEG_INFINITY).softmax(-1), &x);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

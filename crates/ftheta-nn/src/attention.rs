@@ -26,6 +26,13 @@ pub fn causal_mask<T: Float>(steps: usize) -> Tensor<T> {
     Tensor::from_data(data, &[steps, steps])
 }
 
+/// `[T, T]`: 1 where position j lies after position i (j > i), the entries `masked_fill` hides
+/// (nanoGPT's `bias == 0`).
+pub fn future_mask<T: Float>(steps: usize) -> Tensor<T> {
+    let data = (0..steps * steps).map(|k| if k % steps > k / steps { T::one() } else { T::zero() }).collect();
+    Tensor::from_data(data, &[steps, steps])
+}
+
 /// Scaled dot-product attention over the last two dimensions of `q`, `k`, `v` (`[…, T, D]`, any
 /// leading dimensions such as `[B, H]`): the output `[…, T, D]` and the attention weights
 /// `[…, T, T]` (each row sums to 1). `causal` hides the positions after each query. Generic over the
@@ -40,7 +47,7 @@ pub fn scaled_dot_product_attention<T: Float>(
     let (steps, d) = (q.shape()[nd - 2], q.shape()[nd - 1]);
     let mut scores = q.matmul(&k.transpose(-2, -1)).mul_scalar(1.0 / (d as f64).sqrt());
     if causal {
-        scores = scores.add(&causal_mask(steps));
+        scores = scores.masked_fill(&future_mask(steps), f64::NEG_INFINITY);
     }
     let weights = scores.softmax(-1);
     (weights.matmul(v), weights)

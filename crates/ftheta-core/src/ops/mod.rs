@@ -2,6 +2,7 @@
 
 pub(crate) mod arith;
 pub(crate) mod elementwise;
+pub(crate) mod mask;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
 pub(crate) mod shape;
