@@ -59,6 +59,16 @@ pub enum TrainError {
         #[source]
         source: Box<TrainError>,
     },
+    /// The run folder is being written by another process (it holds the folder's lock).
+    #[error("{} is in use by {holder} (it holds {}); wait for it to end or stop it", path.display(), lock.display())]
+    Busy {
+        /// The run folder.
+        path: PathBuf,
+        /// Who holds it: `process 1234`, or `another process` when its lock file names none.
+        holder: String,
+        /// The lock file.
+        lock: PathBuf,
+    },
     /// A file of the run folder that does not hold what it should.
     #[error("{}: {message}", path.display())]
     Format {

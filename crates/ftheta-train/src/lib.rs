@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+pub mod claim;
 mod error;
 pub mod memory;
 pub mod metrics;

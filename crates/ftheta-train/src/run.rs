@@ -9,6 +9,7 @@
 //! checkpoint/best.safetensors   the best weights so far
 //! checkpoint/state.json         TrainState, written last
 //! status.json                   RunStatus: running (with the process id), finished, diverged, …
+//! ftheta.lock                   locked while a process writes the run (see claim)
 //! ```
 //! Every file is written to a temporary name and renamed. A checkpoint is written whole into
 //! `checkpoint.new/` (`state.json` last), then the old `checkpoint/` is renamed to
@@ -21,6 +22,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ftheta_data::Standardizer;
 use ftheta_nn::checkpoint::write_atomic;
@@ -28,6 +30,7 @@ use ftheta_nn::{Checkpoint, Model, ModelSpec, Module};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::claim::{FreshFolder, RunLock};
 use crate::trainer::{Observer, Record, TrainConfig, TrainState, Trainer};
 use crate::TrainError;
 
@@ -130,10 +133,13 @@ impl RunStatus {
     }
 }
 
-/// A run folder.
+/// A run folder, with its lock when this process writes it.
 #[derive(Clone, Debug)]
 pub struct RunDir {
     root: PathBuf,
+    lock: Option<Arc<RunLock>>,
+    /// Made by this process for a new run.
+    fresh: Option<Arc<FreshFolder>>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
@@ -141,26 +147,42 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
 }
 
 impl RunDir {
-    /// Creates a new run folder; an existing folder that already holds a run is refused.
+    /// Creates a new run folder and takes its lock ([`FreshFolder::claim`]): a folder that does
+    /// not exist yet (parents too) or an empty one; anything else is refused untouched.
     pub fn create(root: impl Into<PathBuf>) -> Result<Self, TrainError> {
         let root = root.into();
-        if root.join("config.json").exists() {
-            return Err(TrainError::Config(format!(
-                "{} already holds a run; choose another folder or continue it with --resume",
-                root.display()
-            )));
-        }
-        std::fs::create_dir_all(&root).map_err(io_err(&root))?;
-        Ok(RunDir { root })
+        let (fresh, lock) = FreshFolder::claim(&root)?;
+        Ok(RunDir { root, lock: Some(Arc::new(lock)), fresh: Some(Arc::new(fresh)) })
     }
 
-    /// Opens an existing run folder.
+    /// Opens an existing run folder to read it (no lock: reading while it trains is fine).
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, TrainError> {
         let root = root.into();
         if !root.join("config.json").is_file() {
             return Err(TrainError::Format { path: root, message: "is not a run folder (no config.json)".into() });
         }
-        Ok(RunDir { root })
+        Ok(RunDir { root, lock: None, fresh: None })
+    }
+
+    /// Opens an existing run folder to write it (`--resume`), taking its lock: a run that another
+    /// process trains is [`TrainError::Busy`].
+    pub fn open_to_write(root: impl Into<PathBuf>) -> Result<Self, TrainError> {
+        let mut dir = RunDir::open(root)?;
+        dir.lock = Some(Arc::new(RunLock::acquire(&dir.root)?));
+        Ok(dir)
+    }
+
+    /// For a folder made by [`RunDir::create`], removes what the run wrote and the folders it
+    /// created ([`FreshFolder::clean`]), leaving anything else; `false` (and nothing removed) for
+    /// a folder that was opened.
+    pub fn remove_new_run(&self) -> bool {
+        match &self.fresh {
+            Some(f) => {
+                f.clean();
+                true
+            }
+            None => false,
+        }
     }
 
     /// The folder.

@@ -255,7 +255,10 @@ impl Run {
         let dir = match out {
             Some(out) => {
                 let d = RunDir::create(out).map_err(|e| e.context("--out"))?;
-                d.write_config(&cfg)?;
+                if let Err(e) = d.write_config(&cfg) {
+                    d.remove_new_run();
+                    return Err(e);
+                }
                 Some(d)
             }
             None => None,
@@ -267,7 +270,7 @@ impl Run {
     /// `config.json`; with `budget`, to that new length (also after it finished). A budget already
     /// spent is refused before anything is written.
     pub fn resume(dir: impl Into<PathBuf>, budget: Option<Budget>) -> Result<Run, TrainError> {
-        let dir = RunDir::open(dir).map_err(|e| e.context("--resume"))?;
+        let dir = RunDir::open_to_write(dir).map_err(|e| e.context("--resume"))?;
         let mut cfg = dir.read_config()?;
         if let Some(budget) = budget {
             // Checked before the run is marked running again, so a refused budget leaves it as it was.
@@ -312,7 +315,8 @@ impl Run {
     /// every part. `status.json` says running while it trains and how it ended after: a diverged
     /// run keeps its folder, so that its curve up to the blow-up can be looked at; a new run that
     /// failed for any other reason (bad settings found once training starts, a disk error)
-    /// leaves no partial folder behind. Stopped by [`Observer::interrupted`], it returns
+    /// leaves no partial run behind: its own files are removed, and the folder if it made it,
+    /// while anything else in the folder stays. Stopped by [`Observer::interrupted`], it returns
     /// [`TrainError::Interrupted`] after saving a checkpoint. Call it once.
     pub fn fit(&self, observer: &mut dyn Observer, options: &FitOptions) -> Result<RunSummary, TrainError> {
         if let Some(d) = &self.dir {
@@ -399,10 +403,7 @@ impl Run {
                 diverged @ TrainError::Diverged { .. } => {
                     RunStatus::ended(RunState::Diverged, Some(diverged.to_string()))
                 }
-                _ if !self.is_resumed() => {
-                    let _ = std::fs::remove_dir_all(d.path());
-                    return Ok(());
-                }
+                _ if d.remove_new_run() => return Ok(()),
                 _ => RunStatus::ended(RunState::Failed, Some(crate::error::chain_text(e))),
             },
         };
