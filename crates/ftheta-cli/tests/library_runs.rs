@@ -85,6 +85,8 @@ fn a_program_builds_the_run_the_command_line_builds() {
     assert_eq!(history_without_seconds(&lib), history_without_seconds(&cli));
     assert_eq!(summary.updates, 2 * 8010usize.div_ceil(64) as u64, "80% of 10,012 rows in batches of 64");
 
+    // A Run holds its folder's lock until dropped: the resume below is a second writer otherwise.
+    drop(run);
     // Trained on: the library's resume equals `ftheta train --resume DIR --epochs 3`.
     ftheta(&["train", "--resume", cli.to_str().unwrap(), "--epochs", "3", "-q"]);
     Run::resume(&lib, Some(Budget::Epochs(3))).unwrap().fit(&mut (), &FitOptions::default()).unwrap();

@@ -202,7 +202,8 @@ pub struct FitOptions {
 }
 
 /// A run ready to train: its config, its data split into parts, its model and, when it has one,
-/// its folder.
+/// its folder. A `Run` with a folder holds that folder's lock (`ftheta.lock`) until it is dropped:
+/// another `Run::resume` or `ftheta train` on the same folder meanwhile gets [`TrainError::Busy`].
 pub struct Run {
     config: RunConfig,
     data: Prepared,
