@@ -189,6 +189,10 @@ impl<T: Float> Op<T> {
                     }
                 })
             }
+            // Z = A·X for a constant sparse A [n, m] and X [m, k]:  Z[i, :] = Σ_j A[i, j]·X[j, :], so
+            // ∂L/∂X[j, :] = Σ_i A[i, j]·G[i, :], that is ∂L/∂X = Aᵀ·G (the kept transpose of A,
+            // through the forward kernel); A gets no gradient (it is the graph, not a parameter)
+            Op::SparseMatMul(a, x) => grads.add(x, || a.t_matmul_dense(g)),
             // L = −mean_i log softmax(zᵢ)[yᵢ]:  ∂L/∂zᵢ = (softmax(zᵢ) − onehot(yᵢ))·g/N
             Op::CrossEntropy(z, p, y) => grads.add(z, || {
                 let n = y.len();

@@ -28,4 +28,8 @@ pub enum TensorError {
     /// A misuse of autograd (backward through a freed graph, from a non-scalar, …).
     #[error("backward: {0}")]
     Autograd(String),
+    /// Arrays or entries that do not make a valid sparse matrix (an index out of range, unsorted
+    /// or repeated columns in a row, lengths that disagree).
+    #[error("sparse matrix: {0}")]
+    Sparse(String),
 }

@@ -30,6 +30,7 @@ pub mod layout;
 mod op;
 mod ops;
 mod random;
+mod sparse;
 mod tensor;
 
 pub use autograd::BackwardOptions;
@@ -39,4 +40,5 @@ pub use grad_mode::{is_grad_enabled, no_grad, NoGradGuard};
 pub use layout::Layout;
 pub use ops::shape::ShapeArg;
 pub use random::{manual_seed, with_rng};
+pub use sparse::CsrMatrix;
 pub use tensor::Tensor;

@@ -5,7 +5,7 @@
 use std::rc::Rc;
 
 use crate::layout::Dims;
-use crate::{Float, Tensor};
+use crate::{CsrMatrix, Float, Tensor};
 
 /// How a tensor was computed: the op and the inputs its chain rule needs.
 pub(crate) enum Op<T: Float> {
@@ -41,6 +41,8 @@ pub(crate) enum Op<T: Float> {
     MatMul(Tensor<T>, Tensor<T>),
     /// `x·Wᵀ + b` (input, weight, optional bias).
     Linear(Tensor<T>, Tensor<T>, Option<Tensor<T>>),
+    /// `A·X` for a constant sparse `A` (no gradient to its values) and dense `X`.
+    SparseMatMul(CsrMatrix<T>, Tensor<T>),
     /// Mean cross-entropy of logits against class indices: the softmax of each row and the
     /// target classes, saved by the forward pass.
     CrossEntropy(Tensor<T>, Rc<[T]>, Rc<[usize]>),
@@ -89,6 +91,7 @@ impl<T: Float> Op<T> {
             Op::Extremum(..) => "MaxMinBackward",
             Op::MatMul(..) => "MmBackward",
             Op::Linear(..) => "AddmmBackward",
+            Op::SparseMatMul(..) => "SparseMmBackward",
             Op::CrossEntropy(..) => "NllLossBackward",
             Op::Reshape(..) => "ReshapeBackward",
             Op::Permute(..) => "PermuteBackward",
@@ -154,6 +157,7 @@ impl<T: Float> Op<T> {
             | Op::CrossEntropy(a, ..)
             | Op::Softmax(a)
             | Op::LogSoftmax(a)
+            | Op::SparseMatMul(_, a)
             | Op::Copy(a) => f(a),
         }
     }

@@ -33,7 +33,7 @@ pub use ftheta_train as train;
 /// Everything a typical program needs, in one import.
 pub mod prelude {
     pub use ftheta_core::{
-        is_grad_enabled, manual_seed, no_grad, BackwardOptions, Float, NoGradGuard, Tensor, TensorError,
+        is_grad_enabled, manual_seed, no_grad, BackwardOptions, CsrMatrix, Float, NoGradGuard, Tensor, TensorError,
     };
     pub use ftheta_data::{
         builtin, read_csv, read_mnist_dir, split_indices, CsvOptions, DataError, DataLoader, Dataset, InMemoryDataset,
