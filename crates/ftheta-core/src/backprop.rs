@@ -4,8 +4,10 @@
 //! to [`Grads`], as a closure that only runs when `x` needs a gradient. The walk that calls the
 //! rules is in `autograd.rs`; what each op saves for its rule is in `op.rs`.
 
+use crate::kernels::conv as conv_kernels;
 use crate::kernels::gemm::{gemm_into, Mat};
 use crate::op::Op;
+use crate::ops::conv;
 use crate::ops::elementwise::{sigmoid, zip_broadcast};
 use crate::ops::matmul::{input_mat, weight_mat};
 use crate::{Float, Tensor};
@@ -234,6 +236,39 @@ impl<T: Float> Op<T> {
             // y = log_softmax(a):  ∂L/∂a = g − eʸ·Σ g
             Op::LogSoftmax(a) => grads.add(a, || g.sub(&out.exp().mul(&g.sum_dims(&[-1], true)))),
             Op::Copy(a) => grads.add(a, || g.clone()),
+            // Y = W ⋆ X + b, per group: Y_g = W_g · cols(X_g) with cols the patch matrix
+            // [C/g·kH·kW, N·Ho·Wo] and G_g = ∂L/∂Y_g as [O/g, N·Ho·Wo]:
+            //   ∂L/∂W_g = G_g · cols(X_g)ᵀ;
+            //   ∂L/∂X = col2im(W_gᵀ · G_g), each patch entry's gradient added back at the input
+            //   position it was read from (col2im is the adjoint of im2col);
+            //   ∂L/∂b_o = Σ_{n, i, j} G[n, o, i, j].
+            Op::Conv2d(x, w, b, s) => {
+                let gr = g.with_contiguous(|gs| conv::grad_rows(gs, s));
+                grads.write(w, |dst, add| x.with_contiguous(|xs| conv::weight_grad(xs, &gr, s, dst, add)));
+                grads.write(x, |dst, _| w.with_contiguous(|ws| conv::input_grad(ws, &gr, s, dst)));
+                if let Some(b) = b {
+                    grads.write(b, |dst, _| conv::bias_grad(&gr, s, dst));
+                }
+            }
+            // y = max of a window:  ∂L/∂x is g at the window's (first) maximum, summed over the
+            // windows that picked the same element; 0 elsewhere
+            Op::MaxPool2d(a, arg, geom) => grads.add(a, || {
+                let (hw, howo) = (geom.h * geom.w, geom.ho * geom.wo);
+                let mut dx = vec![T::zero(); a.numel()];
+                g.with_contiguous(|gs| {
+                    for (o, (&v, &at)) in gs.iter().zip(arg.iter()).enumerate() {
+                        if let Some(d) = dx.get_mut((o / howo.max(1)) * hw + at as usize) {
+                            *d += v;
+                        }
+                    }
+                });
+                Tensor::from_parts(dx, a.shape(), None)
+            }),
+            // y = (1/|window|) Σ_window x:  ∂L/∂x = Σ over the windows holding x of g/|window|
+            Op::AvgPool2d(a, geom) => grads.add(a, || {
+                let dx = g.with_contiguous(|gs| conv_kernels::avg_pool_backward(gs, geom.c, geom));
+                Tensor::from_parts(dx, a.shape(), None)
+            }),
         }
     }
 }

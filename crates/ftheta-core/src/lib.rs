@@ -38,6 +38,7 @@ pub use dtype::Float;
 pub use error::TensorError;
 pub use grad_mode::{is_grad_enabled, no_grad, NoGradGuard};
 pub use layout::Layout;
+pub use ops::conv::{Conv2dParams, Pool2d};
 pub use ops::shape::ShapeArg;
 pub use random::{manual_seed, with_rng};
 pub use sparse::CsrMatrix;

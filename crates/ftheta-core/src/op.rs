@@ -4,7 +4,9 @@
 
 use std::rc::Rc;
 
+use crate::kernels::conv::Geom;
 use crate::layout::Dims;
+use crate::ops::conv::ConvSaved;
 use crate::{CsrMatrix, Float, Tensor};
 
 /// How a tensor was computed: the op and the inputs its chain rule needs.
@@ -57,6 +59,12 @@ pub(crate) enum Op<T: Float> {
     Softmax(Tensor<T>),
     LogSoftmax(Tensor<T>),
     Copy(Tensor<T>),
+    /// 2-D convolution (input, weight, optional bias) and its geometry.
+    Conv2d(Tensor<T>, Tensor<T>, Option<Tensor<T>>, ConvSaved),
+    /// 2-D max pooling: for each output, where in its input plane the maximum was.
+    MaxPool2d(Tensor<T>, Rc<[u32]>, Geom),
+    /// 2-D average pooling and its window geometry.
+    AvgPool2d(Tensor<T>, Geom),
 }
 
 impl<T: Float> Op<T> {
@@ -103,6 +111,9 @@ impl<T: Float> Op<T> {
             Op::Softmax(..) => "SoftmaxBackward",
             Op::LogSoftmax(..) => "LogSoftmaxBackward",
             Op::Copy(..) => "CopyBackward",
+            Op::Conv2d(..) => "ConvolutionBackward",
+            Op::MaxPool2d(..) => "MaxPool2DWithIndicesBackward",
+            Op::AvgPool2d(..) => "AvgPool2DBackward",
         }
     }
 
@@ -111,7 +122,7 @@ impl<T: Float> Op<T> {
     pub(crate) fn for_each_input(&self, mut f: impl FnMut(&Tensor<T>)) {
         match self {
             Op::Cat(ts, _) => ts.iter().for_each(f),
-            Op::Linear(x, w, b) => {
+            Op::Linear(x, w, b) | Op::Conv2d(x, w, b, _) => {
                 f(x);
                 f(w);
                 if let Some(b) = b {
@@ -158,7 +169,9 @@ impl<T: Float> Op<T> {
             | Op::Softmax(a)
             | Op::LogSoftmax(a)
             | Op::SparseMatMul(_, a)
-            | Op::Copy(a) => f(a),
+            | Op::Copy(a)
+            | Op::MaxPool2d(a, ..)
+            | Op::AvgPool2d(a, _) => f(a),
         }
     }
 }
