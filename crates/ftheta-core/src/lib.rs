@@ -37,6 +37,7 @@ pub use autograd::BackwardOptions;
 pub use dtype::Float;
 pub use error::TensorError;
 pub use grad_mode::{is_grad_enabled, no_grad, NoGradGuard};
+pub use kernels::choice::{gemm_isa, gemm_kernel, set_gemm_kernel, GemmKernel};
 pub use layout::Layout;
 pub use ops::conv::{Conv2dParams, Pool2d};
 pub use ops::shape::ShapeArg;

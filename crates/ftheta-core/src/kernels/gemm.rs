@@ -4,6 +4,7 @@
 //! `gemm` (chosen over `matrixmultiply` by the figures in ARCHITECTURE.md) takes arbitrary strides,
 //! so transposed views reach the kernel without a copy.
 
+use super::choice::GemmKernel;
 use crate::Float;
 
 /// Products with fewer multiply-adds than this run on one thread. Measured with
@@ -143,7 +144,8 @@ unsafe fn gemm_raw<T: Float>(
 }
 
 /// `c = alpha·a·b + beta·c` on matrices given as (pointer, row stride, column stride): the one
-/// call into the `gemm` crate, threaded on rayon's pool from [`GEMM_PARALLEL_MIN`] multiply-adds.
+/// call into the `gemm` crate (or, when forced by [`super::choice::set_gemm_kernel`], into its AVX2
+/// or scalar kernels), threaded on rayon's pool from [`GEMM_PARALLEL_MIN`] multiply-adds.
 /// `gemm` splits the work by output blocks, never along `k`, so each element is summed in the
 /// same order whatever the thread count.
 ///
@@ -169,6 +171,32 @@ pub(crate) unsafe fn gemm_strided<T: Float>(
     };
     // gemm computes dst = alpha·dst + beta·lhs·rhs (the roles of the two scalars are swapped) and
     // takes column strides first.
+    let kernel = super::choice::gemm_kernel();
+    if kernel != GemmKernel::Auto {
+        // SAFETY: forwarded from the caller's contract, in gemm::gemm's argument order.
+        unsafe {
+            super::choice::forced_gemm(
+                kernel,
+                m,
+                n,
+                k,
+                c,
+                csc,
+                rsc,
+                beta != T::zero(),
+                a,
+                csa,
+                rsa,
+                b,
+                csb,
+                rsb,
+                beta,
+                alpha,
+                par,
+            )
+        };
+        return;
+    }
     // SAFETY: forwarded from the caller's contract.
     unsafe {
         gemm::gemm(
