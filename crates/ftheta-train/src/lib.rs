@@ -1,7 +1,8 @@
 //! # ftheta-train
 //!
-//! The training loop and what surrounds it: a [`Trainer`] that fits a model on a training part and
-//! watches a validation part, [`metrics`], a closed-form least-squares [`solve`]r to check gradient
+//! The training loop and what surrounds it: a [`Trainer`] that fits any model on a training part
+//! and watches a validation part, one [`rule`] step per batch (gradient descent, or the model's own
+//! rule), [`metrics`], a closed-form least-squares [`solve`]r to check gradient
 //! descent against, Rosenblatt's [`perceptron`] rule, and the [`run`] folder with its resumable
 //! checkpoint.
 //!
@@ -16,8 +17,10 @@ pub mod claim;
 mod error;
 pub mod memory;
 pub mod metrics;
+mod observer;
 pub mod perceptron;
 pub mod progress;
+pub mod rule;
 pub mod run;
 pub mod saved;
 pub mod session;
@@ -28,6 +31,8 @@ pub mod trainer;
 
 pub use error::{chain_text, TrainError};
 pub use metrics::{evaluate, Metrics};
+pub use perceptron::PerceptronRule;
+pub use rule::{Batch, Gradient, Rule};
 pub use saved::{Predictions, SavedRun};
 pub use session::{FitOptions, Run, RunRequest};
 pub use solve::{least_squares, stable_lr_limit, LeastSquares};

@@ -4,7 +4,41 @@
 use ftheta_core::{no_grad, Tensor};
 use ftheta_data::{InMemoryDataset, Targets};
 
+use crate::rule::{Batch, Rule};
+use crate::trainer::TrainConfig;
 use crate::TrainError;
+
+/// The perceptron rule as the trainer's [`Rule`]: one [`perceptron_pass`] over each batch on the
+/// model's two parameters, the weight `[1, D]` and the bias `[1]` (a `perceptron` model's single
+/// linear layer). The loss it reports and scores with is the fraction of rows misclassified; the
+/// configured loss and optimizer are not used.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PerceptronRule {
+    labels: Vec<f32>,
+}
+
+impl Rule for PerceptronRule {
+    fn start(&mut self, train: &InMemoryDataset, _config: &TrainConfig) -> Result<(), TrainError> {
+        self.labels = signed_labels(train)?;
+        Ok(())
+    }
+
+    fn step(&mut self, batch: Batch<'_>, _optimizer: &mut dyn ftheta_nn::Optimizer) -> Result<f64, TrainError> {
+        let params = batch.model.parameters();
+        let [weight, bias] = params.as_slice() else {
+            return Err(TrainError::Config(format!(
+                "the perceptron rule moves a weight and a bias, the model has {} parameters",
+                params.len()
+            )));
+        };
+        let mistakes = perceptron_pass(weight, bias, batch.train, &self.labels, batch.rows, batch.config.lr);
+        Ok(mistakes as f64 / batch.rows.len() as f64)
+    }
+
+    fn scoring_loss(&self, _config: &TrainConfig) -> Option<ftheta_nn::Loss> {
+        None
+    }
+}
 
 /// The ±1 label of each sample: class 0 / value ≤ 0 is −1, class 1 / value > 0 is +1. Classes
 /// beyond 1 are an error.

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use ftheta_nn::Model;
+use ftheta_nn::Module;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::trainer::{Observer, Record};
@@ -51,7 +51,7 @@ pub fn describe(r: &Record) -> String {
     s + &format!(" ({:.1} s)", r.seconds)
 }
 
-impl Observer for Progress {
+impl<M: Module> Observer<M> for Progress {
     fn on_update(&mut self, update: u64, loss: f64) {
         if let Some(bar) = &self.bar {
             bar.set_position(update);
@@ -61,7 +61,7 @@ impl Observer for Progress {
         }
     }
 
-    fn on_eval(&mut self, record: &Record, _improved: bool, _model: &Model) -> Result<(), TrainError> {
+    fn on_eval(&mut self, record: &Record, _improved: bool, _model: &M) -> Result<(), TrainError> {
         match &self.bar {
             Some(bar) => bar.println(describe(record)),
             None if !self.quiet => eprintln!("{}", describe(record)),

@@ -277,7 +277,7 @@ impl RunDir {
 
     /// Writes the resumable checkpoint of `trainer` (see the module's notes on how a kill at any
     /// moment leaves a complete one).
-    pub fn save_checkpoint(&self, trainer: &Trainer<'_>) -> Result<(), TrainError> {
+    pub fn save_checkpoint<M: Module>(&self, trainer: &Trainer<'_, M>) -> Result<(), TrainError> {
         let (dir, new, old) = (self.file("checkpoint"), self.file("checkpoint.new"), self.file("checkpoint.old"));
         if new.exists() {
             std::fs::remove_dir_all(&new).map_err(io_err(&new))?;
@@ -356,7 +356,7 @@ impl RunDir {
     /// Restores the last checkpoint into `trainer` (weights, optimizer state, best weights, state
     /// and the history up to the checkpoint, which is also trimmed on disk). Without a checkpoint
     /// (a run stopped before its first) the trainer is left at the start and the history emptied.
-    pub fn load_checkpoint(&self, trainer: &mut Trainer<'_>) -> Result<(), TrainError> {
+    pub fn load_checkpoint<M: Module>(&self, trainer: &mut Trainer<'_, M>) -> Result<(), TrainError> {
         let Some((state, files)) = self.read_checkpoint()? else {
             return self.write_history(&[]);
         };

@@ -33,8 +33,10 @@ use ftheta_nn::{Init, Loss, Model, ModelSpec, Module};
 
 use crate::memory::{available_memory, MemoryEstimate};
 use crate::metrics::evaluate_scaled;
+use crate::perceptron::PerceptronRule;
 use crate::progress::Progress;
 use crate::run::{DataConfig, RunConfig, RunDir, RunState, RunStatus, RunWriter};
+use crate::solve::stable_lr_limit;
 use crate::source::{prepare, with_implied_columns, Prepared};
 use crate::summary::RunSummary;
 use crate::trainer::{check_budget, Budget, EvalEvery, Observer, OptimizerKind, TrainConfig, Trainer};
@@ -332,7 +334,11 @@ impl Run {
 
     fn train(&self, observer: &mut dyn Observer, options: &FitOptions) -> Result<RunSummary, TrainError> {
         let cfg = &self.config;
-        let mut trainer = Trainer::new(&self.model, cfg.train.clone()).map_err(|e| e.context("training settings"))?;
+        let trainer = match cfg.spec {
+            ModelSpec::Perceptron => Trainer::with_rule(&self.model, cfg.train.clone(), PerceptronRule::default()),
+            _ => Trainer::new(&self.model, cfg.train.clone()),
+        };
+        let mut trainer = trainer.map_err(|e| e.context("training settings"))?;
         if let (Some(d), Some(new_budget)) = (&self.dir, self.resumed) {
             d.load_checkpoint(&mut trainer).map_err(|e| e.context("--resume"))?;
             if new_budget {
@@ -357,7 +363,7 @@ impl Run {
         let mut obs = ((progress, writer), observer);
         let result = trainer.fit(&self.data.train, &self.data.val, &mut obs);
         obs.0 .0.finish();
-        result?;
+        result.map_err(|e| self.stable_lr_hint(e))?;
         trainer.restore_best();
         let st = trainer.state();
         let loss = cfg.scoring_loss();
@@ -393,6 +399,22 @@ impl Run {
             summary.bias = Some(b);
         }
         Ok(summary)
+    }
+
+    /// Adds to a divergence of MSE on a linear model the largest stable full-batch rate 2/λ_max of
+    /// its training features.
+    fn stable_lr_hint(&self, e: TrainError) -> TrainError {
+        match e {
+            TrainError::Diverged { update, loss, lr, stable_lr: None }
+                if self.config.spec == ModelSpec::Linear && self.config.train.loss == Loss::Mse =>
+            {
+                let train = &self.data.train;
+                let x: Vec<f64> = train.features().iter().map(|&v| v as f64).collect();
+                let stable_lr = Some(stable_lr_limit(&x, train.len(), train.n_features()));
+                TrainError::Diverged { update, loss, lr, stable_lr }
+            }
+            e => e,
+        }
     }
 
     fn record_outcome(&self, d: &RunDir, result: &Result<RunSummary, TrainError>) -> Result<(), TrainError> {

@@ -1,19 +1,21 @@
 //! The training loop: [`TrainConfig`] says how long, in which batches, with which optimizer and
-//! loss; [`Trainer`] runs it on a training part, scores a validation part at every evaluation, keeps
-//! the best weights by validation loss, stops early when asked, and reports to an [`Observer`].
+//! loss; [`Trainer`] runs it on a training part for any [`Module`], scores a validation part at
+//! every evaluation, keeps the best weights by validation loss, stops early when asked, and reports
+//! to an [`Observer`]. How one batch moves the parameters is the trainer's [`Rule`]: a gradient
+//! step unless the model brings its own (the perceptron's).
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::Instant;
 
 use ftheta_core::Tensor;
-use ftheta_data::{DataLoader, Dataset, InMemoryDataset, Targets};
-use ftheta_nn::{clip_grad_norm, Adam, Loss, Model, ModelSpec, Module, NnError, Optimizer, Sgd, SgdConfig};
+use ftheta_data::{DataLoader, Dataset, InMemoryDataset};
+use ftheta_nn::{Adam, Loss, Model, Module, NnError, Optimizer, Sgd, SgdConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{evaluate_scaled, loss_target, Metrics};
-use crate::perceptron::{perceptron_pass, signed_labels};
-use crate::solve::stable_lr_limit;
+use crate::metrics::{evaluate_scaled, Metrics};
+pub use crate::observer::Observer;
+use crate::rule::{Batch, Gradient, Rule};
 use crate::TrainError;
 
 /// Which optimizer moves the parameters.
@@ -263,97 +265,28 @@ pub fn check_budget(state: &TrainState, budget: Budget) -> Result<(), TrainError
     }
 }
 
-/// Hooks called by [`Trainer::fit`]; every method has a default that does nothing.
-pub trait Observer {
-    /// After each update, with the batch's loss.
-    fn on_update(&mut self, _update: u64, _loss: f64) {}
-    /// After each evaluation; `improved` when the model is the best so far (it holds those weights
-    /// now).
-    fn on_eval(&mut self, _record: &Record, _improved: bool, _model: &Model) -> Result<(), TrainError> {
-        Ok(())
-    }
-    /// At the end of every epoch and of training, with the state to checkpoint. Returning
-    /// `Ok(false)` stops training here (as an interruption would).
-    fn on_epoch_end(&mut self, _trainer: &Trainer<'_>) -> Result<bool, TrainError> {
-        Ok(true)
-    }
-    /// Asked after every update (and its evaluation, if one is due): `true` stops training there.
-    /// [`Observer::on_epoch_end`] is then called with the state mid-epoch, so that a checkpoint can
-    /// be saved, and [`Trainer::fit`] returns [`TrainError::Interrupted`]. A run resumed from that
-    /// checkpoint ends with the same weights and history as one never stopped.
-    fn interrupted(&self) -> bool {
-        false
-    }
-}
-
-/// An observer that does nothing.
-impl Observer for () {}
-
-/// An observer lent to another (as [`crate::Run::fit`] chains the caller's after its own).
-impl<T: Observer + ?Sized> Observer for &mut T {
-    fn on_update(&mut self, update: u64, loss: f64) {
-        (**self).on_update(update, loss);
-    }
-    fn on_eval(&mut self, record: &Record, improved: bool, model: &Model) -> Result<(), TrainError> {
-        (**self).on_eval(record, improved, model)
-    }
-    fn on_epoch_end(&mut self, trainer: &Trainer<'_>) -> Result<bool, TrainError> {
-        (**self).on_epoch_end(trainer)
-    }
-    fn interrupted(&self) -> bool {
-        (**self).interrupted()
-    }
-}
-
-/// An observer that may be absent (a run without a folder has no writer).
-impl<T: Observer> Observer for Option<T> {
-    fn on_update(&mut self, update: u64, loss: f64) {
-        if let Some(o) = self {
-            o.on_update(update, loss);
-        }
-    }
-    fn on_eval(&mut self, record: &Record, improved: bool, model: &Model) -> Result<(), TrainError> {
-        self.as_mut().map_or(Ok(()), |o| o.on_eval(record, improved, model))
-    }
-    fn on_epoch_end(&mut self, trainer: &Trainer<'_>) -> Result<bool, TrainError> {
-        self.as_mut().map_or(Ok(true), |o| o.on_epoch_end(trainer))
-    }
-    fn interrupted(&self) -> bool {
-        self.as_ref().is_some_and(|o| o.interrupted())
-    }
-}
-
-/// Two observers, called in order.
-impl<A: Observer, B: Observer> Observer for (A, B) {
-    fn on_update(&mut self, update: u64, loss: f64) {
-        self.0.on_update(update, loss);
-        self.1.on_update(update, loss);
-    }
-    fn on_eval(&mut self, record: &Record, improved: bool, model: &Model) -> Result<(), TrainError> {
-        self.0.on_eval(record, improved, model)?;
-        self.1.on_eval(record, improved, model)
-    }
-    fn on_epoch_end(&mut self, trainer: &Trainer<'_>) -> Result<bool, TrainError> {
-        Ok(self.0.on_epoch_end(trainer)? & self.1.on_epoch_end(trainer)?)
-    }
-    fn interrupted(&self) -> bool {
-        self.0.interrupted() || self.1.interrupted()
-    }
-}
-
-/// Trains one model: gradient steps (or the perceptron rule for `perceptron` models).
-pub struct Trainer<'m> {
-    model: &'m Model,
+/// Trains one model of any [`Module`] type `M` (a [`Model`] built from a spec unless said
+/// otherwise), one [`Rule`] step per batch.
+pub struct Trainer<'m, M: Module = Model> {
+    model: &'m M,
     cfg: TrainConfig,
     optimizer: Box<dyn Optimizer>,
+    rule: Box<dyn Rule>,
     state: TrainState,
     best: Option<Vec<Vec<f32>>>,
     history: Vec<Record>,
 }
 
-impl<'m> Trainer<'m> {
-    /// A trainer for `model` starting from its current weights.
-    pub fn new(model: &'m Model, cfg: TrainConfig) -> Result<Self, TrainError> {
+impl<'m, M: Module> Trainer<'m, M> {
+    /// A trainer for `model` starting from its current weights, by gradient descent on the
+    /// configured loss ([`Gradient`]).
+    pub fn new(model: &'m M, cfg: TrainConfig) -> Result<Self, TrainError> {
+        Self::with_rule(model, cfg, Gradient)
+    }
+
+    /// A trainer that moves the parameters by `rule` (the configured optimizer is still built
+    /// over them, and checkpointed, whether the rule uses it or not).
+    pub fn with_rule(model: &'m M, cfg: TrainConfig, rule: impl Rule + 'static) -> Result<Self, TrainError> {
         if cfg.batch_size == Some(0) {
             return Err(TrainError::Config("the batch size must be at least 1".into()));
         }
@@ -364,7 +297,15 @@ impl<'m> Trainer<'m> {
             return Err(TrainError::Config("evaluate every 1 or more updates".into()));
         }
         let optimizer = cfg.optimizer.build(model.parameters(), cfg.lr)?;
-        Ok(Trainer { model, cfg, optimizer, state: TrainState::default(), best: None, history: Vec::new() })
+        Ok(Trainer {
+            model,
+            cfg,
+            optimizer,
+            rule: Box::new(rule),
+            state: TrainState::default(),
+            best: None,
+            history: Vec::new(),
+        })
     }
 
     /// Continues from a checkpoint: its state, the best weights so far and the history up to it.
@@ -396,7 +337,7 @@ impl<'m> Trainer<'m> {
     }
 
     /// The model being trained.
-    pub fn model(&self) -> &Model {
+    pub fn model(&self) -> &M {
         self.model
     }
 
@@ -431,29 +372,6 @@ impl<'m> Trainer<'m> {
         }
     }
 
-    fn is_perceptron(&self) -> bool {
-        self.model.spec == ModelSpec::Perceptron
-    }
-
-    fn check_data(&self, train: &InMemoryDataset) -> Result<(), TrainError> {
-        if train.is_empty() {
-            return Err(TrainError::Config("the training part has no rows".into()));
-        }
-        if self.is_perceptron() {
-            return Ok(());
-        }
-        let classes = matches!(train.targets(), Targets::Classes(_));
-        if classes != self.cfg.loss.is_classification() {
-            return Err(TrainError::Config(format!(
-                "loss {} needs {} targets, the data has {}",
-                self.cfg.loss,
-                if self.cfg.loss.is_classification() { "class" } else { "numeric" },
-                if classes { "classes" } else { "numbers" }
-            )));
-        }
-        Ok(())
-    }
-
     /// Trains until the budget is spent, early stopping triggers or the observer says stop.
     /// Returns a [`TrainError::Diverged`] as soon as a loss is NaN or infinite, and
     /// [`TrainError::Interrupted`] when [`Observer::interrupted`] stopped it before the end.
@@ -461,10 +379,12 @@ impl<'m> Trainer<'m> {
         &mut self,
         train: &InMemoryDataset,
         val: &InMemoryDataset,
-        obs: &mut dyn Observer,
+        obs: &mut dyn Observer<M>,
     ) -> Result<(), TrainError> {
-        self.check_data(train)?;
-        let labels = if self.is_perceptron() { Some(signed_labels(train)?) } else { None };
+        if train.is_empty() {
+            return Err(TrainError::Config("the training part has no rows".into()));
+        }
+        self.rule.start(train, &self.cfg)?;
         let mut loader = match self.cfg.batch_size {
             Some(b) => DataLoader::new(train, b)?,
             None => DataLoader::full_batch(train),
@@ -487,10 +407,9 @@ impl<'m> Trainer<'m> {
                         break;
                     }
                 }
-                let loss = match &labels {
-                    Some(labels) => self.perceptron_step(train, labels, chunk),
-                    None => self.gradient_step(train, chunk)?,
-                };
+                let batch =
+                    Batch { model: self.model, train, rows: chunk, config: &self.cfg, update: self.state.update + 1 };
+                let loss = self.rule.step(batch, self.optimizer.as_mut())?;
                 self.state.update += 1;
                 self.state.batch += 1;
                 obs.on_update(self.state.update, loss);
@@ -534,48 +453,8 @@ impl<'m> Trainer<'m> {
         Ok(())
     }
 
-    fn gradient_step(&mut self, train: &InMemoryDataset, chunk: &[usize]) -> Result<f64, TrainError> {
-        let (x, y) = train.get_batch(chunk);
-        self.optimizer.zero_grad();
-        let z = self.model.forward(&x);
-        let (loss, value) = match &self.cfg.target_scale {
-            None => {
-                let loss = self.cfg.loss.compute(&z, &loss_target(self.cfg.loss, &y));
-                let value = loss.item() as f64;
-                (loss, value)
-            }
-            Some(s) => {
-                // Trained on standardized targets; the loss reported is the one in y's units.
-                let loss = self.cfg.loss.compute(&z, &s.to_model(&y));
-                let raw = ftheta_core::no_grad(|| self.cfg.loss.compute(&s.to_target(&z.detach()), &y));
-                let value = if loss.item().is_finite() { raw.item() as f64 } else { loss.item() as f64 };
-                (loss, value)
-            }
-        };
-        if !value.is_finite() {
-            return Err(self.diverged(self.state.update + 1, value, train));
-        }
-        loss.backward();
-        if let Some(max) = self.cfg.max_grad_norm {
-            clip_grad_norm(self.optimizer.params(), max);
-        }
-        self.optimizer.step();
-        Ok(value)
-    }
-
-    fn perceptron_step(&mut self, train: &InMemoryDataset, labels: &[f32], chunk: &[usize]) -> f64 {
-        let params = self.model.parameters();
-        let mistakes = perceptron_pass(&params[0], &params[1], train, labels, chunk, self.cfg.lr);
-        mistakes as f64 / chunk.len() as f64
-    }
-
-    fn diverged(&self, update: u64, loss: f64, train: &InMemoryDataset) -> TrainError {
-        let linear_mse = self.model.spec == ModelSpec::Linear && self.cfg.loss == Loss::Mse;
-        let stable_lr = linear_mse.then(|| {
-            let x: Vec<f64> = train.features().iter().map(|&v| v as f64).collect();
-            stable_lr_limit(&x, train.len(), train.n_features())
-        });
-        TrainError::Diverged { update, loss, lr: self.cfg.lr, stable_lr }
+    fn diverged(&self, update: u64, loss: f64) -> TrainError {
+        TrainError::Diverged { update, loss, lr: self.cfg.lr, stable_lr: None }
     }
 
     /// Scores both parts, tracks the best weights; returns whether early stopping says stop.
@@ -584,16 +463,16 @@ impl<'m> Trainer<'m> {
         train: &InMemoryDataset,
         val: &InMemoryDataset,
         seconds: f64,
-        obs: &mut dyn Observer,
+        obs: &mut dyn Observer<M>,
     ) -> Result<bool, TrainError> {
-        let loss = (!self.is_perceptron()).then_some(self.cfg.loss);
+        let loss = self.rule.scoring_loss(&self.cfg);
         let scale = self.cfg.target_scale.as_ref();
         let t = evaluate_scaled(self.model, train, loss, scale);
         let v = (!val.is_empty()).then(|| evaluate_scaled(self.model, val, loss, scale));
         let score = v.as_ref().map_or(t.loss, |v| v.loss);
         if !score.is_finite() || !t.loss.is_finite() {
             let bad = if t.loss.is_finite() { score } else { t.loss };
-            return Err(self.diverged(self.state.update, bad, train));
+            return Err(self.diverged(self.state.update, bad));
         }
         let improved = self.state.best_loss.map_or(true, |b| score < b);
         if improved {
