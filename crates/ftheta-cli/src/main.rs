@@ -57,6 +57,9 @@ Exit codes: 0 done, 1 failed while training (diverged, run folder not writable),
         /// Write the predictions here instead of stdout.
         #[arg(long, value_name = "FILE.csv")]
         out: Option<PathBuf>,
+        /// For classes: also write each class's probability (columns p_CLASS).
+        #[arg(long)]
+        proba: bool,
     },
     /// Serve the dashboard: runs with live curves, and a gradient-descent playground.
     #[command(after_help = "Pages: / (runs), /run?id=ID, /playground. It serves only files inside the runs folder \
@@ -182,7 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Lab(a)) => ftheta_lab::cli::run(&a).map(|_| ()),
         Some(Command::Train(a)) => train::train(&a),
         Some(Command::Eval { run, data, part, json }) => train::eval(&run, data.as_deref(), part, json),
-        Some(Command::Predict { run, data, out }) => train::predict(&run, &data, out.as_ref()),
+        Some(Command::Predict { run, data, out, proba }) => train::predict(&run, &data, out.as_ref(), proba),
         Some(Command::Solve { data, json }) => solve::solve(&data, json),
         Some(Command::Serve { runs, port, host }) => {
             let addr = std::net::SocketAddr::new(host, port);

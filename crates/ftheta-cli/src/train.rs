@@ -196,14 +196,23 @@ pub fn eval(run: &Path, data: Option<&str>, part: Option<Part>, as_json: bool) -
     Ok(())
 }
 
-/// `ftheta predict`: one prediction per row of SOURCE, as CSV on stdout or in FILE (written
-/// atomically).
-pub fn predict(run: &Path, data: &str, out: Option<&PathBuf>) -> Result<()> {
-    let text = SavedRun::open(run, data)?.predict()?.to_csv();
+/// `ftheta predict`: one prediction per row of SOURCE (with `proba`, every class's probability
+/// too), as CSV on stdout or in FILE (written atomically). A reader that stops early (`| head -1`)
+/// ends it quietly, as command-line tools do.
+pub fn predict(run: &Path, data: &str, out: Option<&PathBuf>, proba: bool) -> Result<()> {
+    let saved = SavedRun::open(run, data)?;
+    let text = if proba { saved.predict_proba()? } else { saved.predict()? }.to_csv();
     match out {
         Some(path) => ftheta_nn::checkpoint::write_atomic(path, text.as_bytes())
             .with_context(|| format!("--out {}", path.display()))?,
-        None => print!("{text}"),
+        None => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other.context("writing the predictions to stdout")?,
+            }
+        }
     }
     Ok(())
 }

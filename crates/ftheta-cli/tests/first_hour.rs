@@ -213,3 +213,52 @@ fn eval_scores_the_runs_own_test_rows_unless_told_otherwise() {
     assert!(stderr(&out).contains("--part test") && stderr(&out).contains("--part all"), "{}", stderr(&out));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn predict_into_a_closed_pipe_exits_quietly_and_writes_probabilities() {
+    use std::io::{BufRead, BufReader};
+    let dir = tmp("pipe");
+    let d = dir.to_str().unwrap();
+    let out = ftheta(&["train", "--data", "deliveries", "--epochs", "1", "-q", "--out", d]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // As `ftheta predict ... | head -1`: 10,012 lines are more than a pipe holds, so the writer
+    // meets the closed pipe.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ftheta"))
+        .args(["predict", "--run", d, "--data", "deliveries"])
+        .env("RUST_BACKTRACE", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert_eq!(first, "prediction\n");
+    let done = child.wait_with_output().unwrap();
+    assert!(done.status.success(), "{:?}: {}", done.status, stderr(&done));
+    assert_eq!(stderr(&done), "");
+    // --proba is for classes.
+    let out = ftheta(&["predict", "--run", d, "--data", "deliveries", "--proba"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--proba"), "{}", stderr(&out));
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let out = ftheta(&["train", "--data", "iris", "--model", "mlp:8", "--epochs", "5", "-q", "--out", d]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let p = ftheta(&["predict", "--run", d, "--data", "iris", "--proba"]);
+    assert!(p.status.success(), "{}", stderr(&p));
+    let text = String::from_utf8(p.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("class,p_setosa,p_versicolor,p_virginica"));
+    let plain = String::from_utf8(ftheta(&["predict", "--run", d, "--data", "iris"]).stdout).unwrap();
+    let mut n = 0;
+    for (line, class) in lines.zip(plain.lines().skip(1)) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let p: Vec<f64> = cells[1..].iter().map(|c| c.parse().unwrap()).collect();
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{line}");
+        let best = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
+        assert_eq!((cells[0], ["setosa", "versicolor", "virginica"][best]), (class, cells[0]), "{line}");
+        n += 1;
+    }
+    assert_eq!(n, 150);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -29,6 +29,16 @@ pub enum Predictions {
     Classes(Vec<String>),
     /// The model's outputs, row after row.
     Values(Vec<f32>),
+    /// The predicted class of each row and the probability of every class (`--proba`).
+    Probabilities {
+        /// The class names, in the model's output order.
+        names: Vec<String>,
+        /// The predicted class of each row, by name.
+        classes: Vec<String>,
+        /// One probability per class a row, row after row (softmax of the logits; for one logit,
+        /// its sigmoid is the second class's).
+        probabilities: Vec<f64>,
+    },
 }
 
 impl Predictions {
@@ -47,6 +57,20 @@ impl Predictions {
                 text += "prediction\n";
                 for v in v {
                     text += &format!("{v}\n");
+                }
+            }
+            Predictions::Probabilities { names, classes, probabilities } => {
+                text += "class";
+                for n in names {
+                    text += &format!(",p_{n}");
+                }
+                text.push('\n');
+                for (c, p) in classes.iter().zip(probabilities.chunks_exact(names.len().max(1))) {
+                    text += c;
+                    for p in p {
+                        text += &format!(",{p}");
+                    }
+                    text.push('\n');
                 }
             }
         }
@@ -139,6 +163,50 @@ impl SavedRun {
         let scale = self.config.train.target_scale.as_ref();
         let metrics = evaluate_scaled(&self.model, &ds, self.config.scoring_loss(), scale);
         Evaluation { metrics, rows: ds.len(), part }
+    }
+
+    /// The predicted class and every class's probability for each row of the source, which need
+    /// not hold the target; refused for a run that predicts numbers.
+    pub fn predict_proba(&self) -> Result<Predictions, TrainError> {
+        let Some(names) = &self.config.class_names else {
+            return Err(TrainError::Config("the run predicts numbers, not classes".into()).context("--proba"));
+        };
+        let (z, width) = self.outputs()?;
+        let classes = predicted_classes(&z, width)
+            .into_iter()
+            .map(|c| names.get(c).cloned().unwrap_or_else(|| c.to_string()))
+            .collect();
+        let mut probabilities = Vec::with_capacity(z.len() * width.max(2));
+        for row in z.chunks_exact(width) {
+            if width == 1 {
+                let p = 1.0 / (1.0 + (-(row[0] as f64)).exp());
+                probabilities.extend([1.0 - p, p]);
+            } else {
+                // Softmax, shifted by the row's largest logit so that exp cannot overflow.
+                let max = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+                let e: Vec<f64> = row.iter().map(|&v| (v as f64 - max).exp()).collect();
+                let sum: f64 = e.iter().sum();
+                probabilities.extend(e.into_iter().map(|v| v / sum));
+            }
+        }
+        let mut names = names.clone();
+        names.resize_with(width.max(2), || String::new());
+        for (i, n) in names.iter_mut().enumerate() {
+            if n.is_empty() {
+                *n = i.to_string();
+            }
+        }
+        Ok(Predictions::Probabilities { names, classes, probabilities })
+    }
+
+    /// The model's outputs on every row of the source, and their width.
+    fn outputs(&self) -> Result<(Vec<f32>, usize), TrainError> {
+        let ds = self.dataset(false)?;
+        let (x, _) = ds.tensors();
+        self.model.eval();
+        let z = no_grad(|| self.model.forward(&x));
+        let width = z.shape().get(1).copied().unwrap_or(1);
+        Ok((z.to_vec(), width))
     }
 
     /// One prediction per row of the source, which need not hold the target.

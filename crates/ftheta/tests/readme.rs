@@ -29,3 +29,15 @@ fn readme_holds_the_same_program() {
         assert!(normalize(this).contains(&normalize(code)), "README line not in the test: {line}");
     }
 }
+
+#[test]
+fn readme_and_workspace_optimize_dependencies_in_dev_builds() {
+    // Debug builds of ftheta's dependencies are ~75x slower; a user's first `cargo run` must not be.
+    let lines = "[profile.dev.package.\"*\"]\nopt-level = 3";
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let section = readme.split("## Using ftheta in your own crate").nth(1).expect("the section");
+    let section = section.split("\n## ").next().unwrap();
+    assert!(section.contains(lines) && section.contains("cargo add ftheta --git"), "{section}");
+    let workspace = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml")).unwrap();
+    assert!(workspace.contains(lines), "the workspace's dev profile");
+}
