@@ -118,10 +118,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let json = wants_json(&cli);
     match std::panic::catch_unwind(|| run(cli)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             let code = exit_code(&e);
+            if json {
+                // A script reading stdout gets an object it can parse, with the same exit code.
+                println!("{}", serde_json::json!({ "error": message(&e), "exit_code": code }));
+            }
             if code == train::EXIT_INTERRUPTED {
                 eprintln!("{}", message(&e));
             } else {
@@ -145,6 +150,15 @@ fn short_clap_error(text: &str) -> String {
         }
     }
     out
+}
+
+/// Whether the command was asked for JSON on stdout (`--json`).
+fn wants_json(cli: &Cli) -> bool {
+    match &cli.command {
+        Some(Command::Train(a)) => a.json,
+        Some(Command::Eval { json, .. } | Command::Solve { json, .. }) => *json,
+        _ => false,
+    }
 }
 
 /// The error and its causes joined by `: ` (as `{:#}`), leaving out a cause that its parent's

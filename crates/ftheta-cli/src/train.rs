@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result};
 use ftheta_train::run::RunDir;
 use ftheta_train::{Budget, EvalEvery, FitOptions, Observer, Part, Run, RunRequest, SavedRun, TrainError};
-use serde_json::Value;
 
 use crate::args::TrainArgs;
 
@@ -134,11 +133,10 @@ pub fn train(a: &TrainArgs) -> Result<()> {
             return Err(e.into());
         }
     };
-    let summary = summary.to_json();
     if a.json {
-        println!("{}", serde_json::to_string(&summary)?);
+        println!("{}", serde_json::to_string(&summary.to_json())?);
     } else {
-        print_summary(&summary);
+        print!("{}", summary.to_table());
     }
     Ok(())
 }
@@ -154,22 +152,6 @@ fn hint_dashboard(d: &RunDir, quiet: bool) {
     eprintln!("watch it live: ftheta serve{flag}");
 }
 
-/// A JSON object as `key value` lines (nested objects as indented `name value` lines).
-pub fn print_summary(v: &Value) {
-    let Value::Object(m) = v else { return };
-    for (k, v) in m {
-        match v {
-            Value::Object(w) => {
-                println!("{k}:");
-                for (n, c) in w {
-                    println!("  {n} {c}");
-                }
-            }
-            other => println!("{k} {other}"),
-        }
-    }
-}
-
 /// `ftheta eval`: the saved best model's scores on a part of its own data (default: the test
 /// part) or on every row of another SOURCE (an MNIST folder: its test part); says which rows.
 pub fn eval(run: &Path, data: Option<&str>, part: Option<Part>, as_json: bool) -> Result<()> {
@@ -182,16 +164,10 @@ pub fn eval(run: &Path, data: Option<&str>, part: Option<Part>, as_json: bool) -
         Some(p) => saved.evaluate_part(p)?,
         None => saved.evaluate()?,
     };
-    let scores = evaluation.to_json();
     if as_json {
-        println!("{scores}");
+        println!("{}", evaluation.to_json());
     } else {
-        let which = match evaluation.part {
-            Part::All => format!("every row of {source}"),
-            p => format!("the run's {p} part of {source}"),
-        };
-        println!("scored {which}: {} rows", evaluation.rows);
-        print_summary(&scores);
+        print!("{}", evaluation.to_table(&source));
     }
     Ok(())
 }

@@ -262,3 +262,41 @@ fn predict_into_a_closed_pipe_exits_quietly_and_writes_probabilities() {
     assert_eq!(n, 150);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_summary_is_a_short_table_and_json_keeps_precision_and_errors() {
+    let dir = tmp("summary");
+    let d = dir.to_str().unwrap();
+    let args = ["train", "--data", "deliveries", "--model", "mlp:8", "--optimizer", "adam", "--standardize"];
+    let out = ftheta(&[&args[..], &["--epochs", "3", "--eval-every", "100", "-q", "--out", d]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // A header of the scores (loss left out: it is the MSE), then train, val, test.
+    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["mse", "mae", "r2"], "{text}");
+    for (line, part) in lines[1..4].iter().zip(["train", "val", "test"]) {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cells[0], part, "{text}");
+        for c in &cells[1..] {
+            let digits = c.trim_start_matches(['-', '0', '.']).chars().filter(char::is_ascii_digit).count();
+            assert!(digits <= 4, "{c} has more than 4 significant digits: {text}");
+        }
+    }
+    assert!(text.contains("kept: the best weights, at update") || text.contains("the last and the best"), "{text}");
+    // The folder holds the kept model's scores on every part, test included, in full precision.
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let test_mse = num(&summary, "test_mse");
+    assert!(test_mse.to_string().len() > 8, "{summary}");
+    assert!(lines[3].contains(&ftheta_train::metrics::significant(test_mse, 4)), "{text} vs {summary}");
+    // --json on failure: an object with the error on stdout, and the same exit code.
+    let out =
+        ftheta(&["train", "--data", "deliveries", "--lr", "0.01", "--batch-size", "full", "--epochs", "50", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("diverged at update"), "{v}");
+    let out = ftheta(&["eval", "--run", "/nonexistent/run", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("--run"), "{v}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -30,6 +30,45 @@ pub struct Metrics {
     pub accuracy: Option<f64>,
 }
 
+/// `v` rounded to `digits` significant digits for people to read: `3.772`, `0.9302`, `1.235e6`
+/// (scientific outside 1e-4..1e6); `nan`, `inf` as such. `--json` keeps full precision.
+pub fn significant(v: f64, digits: usize) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let digits = digits.max(1);
+    let exponent = v.abs().log10().floor() as i32;
+    if !(-4..6).contains(&exponent) {
+        return format!("{v:.*e}", digits - 1);
+    }
+    let decimals = (digits as i32 - 1 - exponent).max(0) as usize;
+    let text = format!("{v:.decimals$}");
+    // Rounding can carry into a new digit (9.9996 -> 10.000): one decimal fewer then.
+    let carried = text.parse::<f64>().is_ok_and(|r| r.abs() >= 10f64.powi(exponent + 1));
+    if carried && decimals > 0 {
+        format!("{v:.*}", decimals - 1)
+    } else {
+        text
+    }
+}
+
+impl std::fmt::Display for Metrics {
+    /// `loss 0.1234  accuracy 0.95` or `loss 3.772  mse 3.772  mae 1.432  r2 0.9302`, each to 4
+    /// significant digits.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "loss {}", significant(self.loss, 4))?;
+        for (k, v) in [("accuracy", self.accuracy), ("mse", self.mse), ("mae", self.mae), ("r2", self.r2)] {
+            if let Some(v) = v.filter(|v| v.is_finite()) {
+                write!(f, "  {k} {}", significant(v, 4))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Puts targets into the shape `loss` compares with predictions: class indices `[B]` become
 /// `[B, 1]` for binary cross-entropy; everything else is unchanged.
 pub fn loss_target(loss: Loss, y: &Tensor) -> Tensor {
@@ -137,5 +176,25 @@ mod tests {
         assert!((m.mae.unwrap() - 1.0 / 3.0).abs() < 1e-6);
         assert_eq!(predicted_classes(&[0.1, 0.9, 0.5, -1.0], 2), [1, 0]);
         assert_eq!(predicted_classes(&[0.1, -0.2], 1), [1, 0]);
+        assert_eq!(m.to_string(), "loss 0.3333  mse 0.3333  mae 0.3333  r2 0.9211");
+    }
+
+    #[test]
+    fn four_significant_digits() {
+        let cases = [
+            (3.771683016, "3.772"),
+            (0.93021, "0.9302"),
+            (716.31314, "716.3"),
+            (10012.0, "10012"),
+            (9.99996, "10.00"),
+            (-0.000123456, "-0.0001235"),
+            (1234567.0, "1.235e6"),
+            (0.0, "0"),
+            (0.94, "0.9400"),
+            (0.099996, "0.1000"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(significant(v, 4), want, "{v}");
+        }
     }
 }

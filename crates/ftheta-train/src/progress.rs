@@ -5,10 +5,22 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use ftheta_nn::Module;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::trainer::{Observer, Record};
 use crate::TrainError;
+
+/// The bar: updates done of all, the rate with its unit, the time left, the loss.
+const BAR_TEMPLATE: &str = "{bar:30} {pos}/{len} updates  {rate}  ETA {eta}  {msg}";
+
+/// Updates per second with the unit, to 3 significant digits (`1.23e3 updates/s` as `1230`).
+fn rate(per_sec: f64) -> String {
+    if per_sec >= 100.0 {
+        format!("{per_sec:.0} updates/s")
+    } else {
+        format!("{} updates/s", crate::metrics::significant(per_sec, 3))
+    }
+}
 
 /// Reports training progress on stderr.
 pub struct Progress {
@@ -21,7 +33,12 @@ impl Progress {
     pub fn new(total: u64, done: u64, quiet: bool) -> Self {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template("{bar:30} {pos}/{len} updates  {per_sec}  {msg}")
+            let style = ProgressStyle::with_template(BAR_TEMPLATE)
+                .map(|s| {
+                    s.with_key("rate", |st: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{}", rate(st.per_sec()));
+                    })
+                })
                 .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
             bar.set_position(done);
@@ -68,5 +85,18 @@ impl<M: Module> Observer<M> for Progress {
             None => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bar_shows_a_rate_with_its_unit_and_the_time_left() {
+        assert!(BAR_TEMPLATE.contains("{rate}") && BAR_TEMPLATE.contains("ETA {eta}"));
+        assert!(ProgressStyle::with_template(BAR_TEMPLATE).is_ok());
+        assert_eq!(rate(8421.7), "8422 updates/s");
+        assert_eq!(rate(3.14159), "3.14 updates/s");
     }
 }

@@ -9,6 +9,7 @@
 //! checkpoint/best.safetensors   the best weights so far
 //! checkpoint/state.json         TrainState, written last
 //! status.json                   RunStatus: running (with the process id), finished, diverged, …
+//! summary.json                  the kept model's scores on train, validation and test (at the end)
 //! ftheta.lock                   locked while a process writes the run (see claim)
 //! ```
 //! Every file is written to a temporary name and renamed. A checkpoint is written whole into
@@ -217,6 +218,12 @@ impl RunDir {
             return Ok(None);
         }
         read_json(&path).map(Some)
+    }
+
+    /// Writes `summary.json` (atomically): the kept model's scores on each part, test included,
+    /// as `ftheta train --json` prints them.
+    pub fn write_summary(&self, summary: &crate::summary::RunSummary) -> Result<(), TrainError> {
+        write_json(&self.file("summary.json"), &summary.to_json())
     }
 
     /// Saves the model's current weights as `model.safetensors`, with its spec in the metadata.

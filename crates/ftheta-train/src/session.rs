@@ -326,6 +326,10 @@ impl Run {
             d.write_status(&RunStatus::running())?;
         }
         let result = self.train(observer, options);
+        if let (Some(d), Ok(summary)) = (&self.dir, &result) {
+            // The kept model's scores on every part, test included, for the dashboard and scripts.
+            d.write_summary(summary)?;
+        }
         if let Some(d) = &self.dir {
             self.record_outcome(d, &result)?;
         }

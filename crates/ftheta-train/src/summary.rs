@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
 
-use crate::metrics::Metrics;
+use crate::metrics::{significant, Metrics};
 
 /// The outcome of [`crate::Run::fit`]: the best model's scores on each part and where training
 /// stands.
@@ -37,6 +37,74 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// For people: a table of the kept model's scores on each part, to 4 significant digits
+    /// (the loss column left out where it is the MSE), which weights they are (the best at
+    /// update N, or the last), how long training took, and a linear model's coefficients.
+    ///
+    /// ```text
+    ///        loss   mse    mae    r2
+    /// train  ...
+    /// kept: the best weights, at update 4518 of 5020 (validation loss lowest there)
+    /// ```
+    pub fn to_table(&self) -> String {
+        let parts: Vec<(&str, &Metrics)> =
+            [("train", Some(&self.train)), ("val", self.val.as_ref()), ("test", self.test.as_ref())]
+                .into_iter()
+                .filter_map(|(n, m)| m.map(|m| (n, m)))
+                .collect();
+        let same = |a: f64, b: Option<f64>| b.is_some_and(|b| (a - b).abs() <= 1e-6 * b.abs().max(1e-12));
+        let loss_is_mse = parts.iter().all(|(_, m)| same(m.loss, m.mse));
+        let mut columns: Vec<(&str, fn(&Metrics) -> Option<f64>)> = Vec::new();
+        if !loss_is_mse {
+            columns.push(("loss", |m| Some(m.loss)));
+        }
+        columns.push(("accuracy", |m| m.accuracy));
+        columns.push(("mse", |m| m.mse));
+        columns.push(("mae", |m| m.mae));
+        columns.push(("r2", |m| m.r2.filter(|r| r.is_finite())));
+        columns.retain(|(_, get)| parts.iter().any(|(_, m)| get(m).is_some()));
+        let mut rows = vec![std::iter::once("").chain(columns.iter().map(|(n, _)| *n)).map(String::from).collect()];
+        for (name, m) in &parts {
+            let cells = columns.iter().map(|(_, get)| get(m).map_or("-".into(), |v| significant(v, 4)));
+            rows.push(std::iter::once(name.to_string()).chain(cells).collect::<Vec<_>>());
+        }
+        let widths: Vec<usize> =
+            (0..rows[0].len()).map(|j| rows.iter().map(|r| r[j].chars().count()).max().unwrap_or(0)).collect();
+        let mut out = String::new();
+        for r in &rows {
+            let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            out += line.join("  ").trim_end();
+            out.push('\n');
+        }
+        let which = if self.val.is_some() { "validation" } else { "training" };
+        out += &if self.best_update == self.updates {
+            format!("kept: the weights at update {}, the last and the best ({which} loss)\n", self.updates)
+        } else {
+            format!(
+                "kept: the best weights, at update {} of {} ({which} loss lowest there)\n",
+                self.best_update, self.updates
+            )
+        };
+        out +=
+            &format!("trained {} epochs, {} updates in {} s", self.epochs, self.updates, significant(self.seconds, 3));
+        if !self.finished {
+            out += " (stopped before the end; --resume continues)";
+        }
+        out.push('\n');
+        if let Some(run) = &self.run {
+            out += &format!("run folder: {}\n", run.display());
+        }
+        if let (Some(w), Some(b)) = (&self.weights, self.bias) {
+            out += "weights (in the features' own units):\n";
+            let width = w.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(0).max(4);
+            for (n, v) in w {
+                out += &format!("  {n:<width$}  {}\n", significant(*v, 4));
+            }
+            out += &format!("  {:<width$}  {}\n", "bias", significant(b, 4));
+        }
+        out
+    }
+
     /// As `ftheta train --json` prints it: `train_loss`, `train_accuracy` or `train_mse`, …, the
     /// same for `val_` and `test_` (`val_loss` is null without validation rows; a test part without
     /// rows is left out), `epochs`, `updates`, `best_update`, `seconds`, `finished`, `run`, and
@@ -76,6 +144,15 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// For people: which rows were scored, then the scores to 4 significant digits.
+    pub fn to_table(&self, source: &str) -> String {
+        let which = match self.part {
+            Part::All => format!("every row of {source}"),
+            p => format!("the run's {p} part of {source}"),
+        };
+        format!("scored {which}: {} rows\n{}\n", self.rows, self.metrics)
+    }
+
     /// As `ftheta eval --json` prints it: `loss`, `accuracy` or `mse`, `mae`, `r2`, `rows`, and
     /// `part` (`train`, `validation`, `test` or `all`).
     pub fn to_json(&self) -> Value {
