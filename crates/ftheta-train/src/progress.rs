@@ -97,6 +97,6 @@ mod tests {
         assert!(BAR_TEMPLATE.contains("{rate}") && BAR_TEMPLATE.contains("ETA {eta}"));
         assert!(ProgressStyle::with_template(BAR_TEMPLATE).is_ok());
         assert_eq!(rate(8421.7), "8422 updates/s");
-        assert_eq!(rate(3.14159), "3.14 updates/s");
+        assert_eq!(rate(4.5678), "4.57 updates/s");
     }
 }

@@ -190,7 +190,7 @@ impl SavedRun {
             }
         }
         let mut names = names.clone();
-        names.resize_with(width.max(2), || String::new());
+        names.resize_with(width.max(2), String::new);
         for (i, n) in names.iter_mut().enumerate() {
             if n.is_empty() {
                 *n = i.to_string();

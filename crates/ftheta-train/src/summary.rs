@@ -36,6 +36,9 @@ pub struct RunSummary {
     pub bias: Option<f64>,
 }
 
+/// Reads one score of a part's metrics (a column of [`RunSummary::to_table`]).
+type Score = fn(&Metrics) -> Option<f64>;
+
 impl RunSummary {
     /// For people: a table of the kept model's scores on each part, to 4 significant digits
     /// (the loss column left out where it is the MSE), which weights they are (the best at
@@ -54,7 +57,7 @@ impl RunSummary {
                 .collect();
         let same = |a: f64, b: Option<f64>| b.is_some_and(|b| (a - b).abs() <= 1e-6 * b.abs().max(1e-12));
         let loss_is_mse = parts.iter().all(|(_, m)| same(m.loss, m.mse));
-        let mut columns: Vec<(&str, fn(&Metrics) -> Option<f64>)> = Vec::new();
+        let mut columns: Vec<(&str, Score)> = Vec::new();
         if !loss_is_mse {
             columns.push(("loss", |m| Some(m.loss)));
         }
