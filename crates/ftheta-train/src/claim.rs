@@ -22,7 +22,7 @@ use crate::TrainError;
 pub const LOCK_FILE: &str = "ftheta.lock";
 
 /// Files a run writes at its top level.
-const RUN_FILES: [&str; 4] = ["config.json", "status.json", "history.jsonl", "model.safetensors"];
+const RUN_FILES: [&str; 5] = ["config.json", "status.json", "history.jsonl", "model.safetensors", "summary.json"];
 /// The checkpoint's folders and the files in each.
 const CHECKPOINT_DIRS: [&str; 3] = ["checkpoint", "checkpoint.new", "checkpoint.old"];
 const CHECKPOINT_FILES: [&str; 4] = ["model.safetensors", "optimizer.safetensors", "best.safetensors", "state.json"];
