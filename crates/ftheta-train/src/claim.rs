@@ -16,6 +16,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use ftheta_nn::checkpoint::atomic_temp_path;
+
+use crate::run::io_err;
 use crate::TrainError;
 
 /// The lock file's name inside a run folder.
@@ -26,10 +29,6 @@ const RUN_FILES: [&str; 5] = ["config.json", "status.json", "history.jsonl", "mo
 /// The checkpoint's folders and the files in each.
 const CHECKPOINT_DIRS: [&str; 3] = ["checkpoint", "checkpoint.new", "checkpoint.old"];
 const CHECKPOINT_FILES: [&str; 4] = ["model.safetensors", "optimizer.safetensors", "best.safetensors", "state.json"];
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
-    move |source| TrainError::Io { path: path.to_path_buf(), source }
-}
 
 /// The exclusive lock on a run folder, held until dropped.
 #[derive(Debug)]
@@ -165,12 +164,12 @@ impl FreshFolder {
     /// leaves them empty, the lock file, then the folders this process created when empty. Call it
     /// while still holding the lock (so no other run can have started in the folder).
     pub fn clean(&self) {
-        let pid = std::process::id();
         let remove_files = |dir: &Path, names: &[&str]| {
             for n in names {
-                let _ = std::fs::remove_file(dir.join(n));
+                let path = dir.join(n);
+                let _ = std::fs::remove_file(&path);
                 // write_atomic's temporary name, left by a write that failed half way.
-                let _ = std::fs::remove_file(dir.join(format!(".{n}.{pid}.tmp")));
+                let _ = std::fs::remove_file(atomic_temp_path(&path));
             }
         };
         for d in CHECKPOINT_DIRS {

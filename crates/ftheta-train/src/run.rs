@@ -143,7 +143,8 @@ pub struct RunDir {
     fresh: Option<Arc<FreshFolder>>,
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+/// Maps an I/O failure to [`TrainError::Io`] naming `path`.
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
     move |source| TrainError::Io { path: path.to_path_buf(), source }
 }
 
