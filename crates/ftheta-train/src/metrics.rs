@@ -55,12 +55,20 @@ pub fn significant(v: f64, digits: usize) -> String {
     }
 }
 
+impl Metrics {
+    /// The scores beside the loss, by the names every report uses, in their order: accuracy,
+    /// mse, mae, r2 (`None` where the task has no such score).
+    pub fn scores(&self) -> [(&'static str, Option<f64>); 4] {
+        [("accuracy", self.accuracy), ("mse", self.mse), ("mae", self.mae), ("r2", self.r2)]
+    }
+}
+
 impl std::fmt::Display for Metrics {
     /// `loss 0.1234  accuracy 0.95` or `loss 3.772  mse 3.772  mae 1.432  r2 0.9302`, each to 4
     /// significant digits.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "loss {}", significant(self.loss, 4))?;
-        for (k, v) in [("accuracy", self.accuracy), ("mse", self.mse), ("mae", self.mae), ("r2", self.r2)] {
+        for (k, v) in self.scores() {
             if let Some(v) = v.filter(|v| v.is_finite()) {
                 write!(f, "  {k} {}", significant(v, 4))?;
             }

@@ -217,7 +217,7 @@ fn put_metrics(out: &mut Map<String, Value>, prefix: &str, m: Option<&Metrics>) 
         return;
     };
     out.insert(format!("{prefix}loss"), json!(m.loss));
-    for (k, v) in [("accuracy", m.accuracy), ("mse", m.mse), ("mae", m.mae), ("r2", m.r2)] {
+    for (k, v) in m.scores() {
         if let Some(v) = v.filter(|v| v.is_finite()) {
             out.insert(format!("{prefix}{k}"), json!(v));
         }
