@@ -86,11 +86,10 @@ pub fn gemm_kernel() -> GemmKernel {
 pub fn gemm_isa() -> &'static str {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     {
-        let avx2 = is_x86_feature_detected!("fma") && is_x86_feature_detected!("avx2");
         match gemm_kernel() {
             // gemm's own test for its AVX-512 kernels (gemm_common::gemm_def!).
             GemmKernel::Auto if is_x86_feature_detected!("avx512f") => "avx512",
-            GemmKernel::Auto | GemmKernel::Avx2 if avx2 => "avx2",
+            GemmKernel::Auto | GemmKernel::Avx2 if has_avx2() => "avx2",
             _ => "scalar",
         }
     }
